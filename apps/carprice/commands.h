@@ -1,0 +1,14 @@
+/* The carprice subcommands. Each takes the arguments after its own name
+ * (argv[0] is the subcommand name) and returns the process exit status. */
+#ifndef CARPRICE_COMMANDS_H
+#define CARPRICE_COMMANDS_H
+
+typedef struct {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+} cp_command_t;
+
+int cmd_version(int argc, char **argv);
+
+#endif

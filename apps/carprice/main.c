@@ -1,0 +1,36 @@
+/* carprice: one program, many subcommands (`carprice --help`). */
+#include "commands.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const cp_command_t commands[] = {
+    {"version", "print the versions of carprice and of the components it pins", cmd_version},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: carprice <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n`carprice <command> --help` describes one command.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "carprice: unknown command '%s' (see carprice --help)\n", argv[1]);
+    return 2;
+}
