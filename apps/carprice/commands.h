@@ -10,5 +10,6 @@ typedef struct {
 } cp_command_t;
 
 int cmd_version(int argc, char **argv);
+int cmd_sql(int argc, char **argv);
 
 #endif

@@ -25,8 +25,8 @@ void cp_log(cp_log_level_t level, const char *event, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 #define cp_log_debug(ev, ...) cp_log(CP_LOG_DEBUG, ev, __VA_ARGS__)
-#define cp_log_info(ev, ...) cp_log(CP_LOG_INFO, ev, __VA_ARGS__)
-#define cp_log_warn(ev, ...) cp_log(CP_LOG_WARN, ev, __VA_ARGS__)
+#define cp_log_info(ev, ...)  cp_log(CP_LOG_INFO, ev, __VA_ARGS__)
+#define cp_log_warn(ev, ...)  cp_log(CP_LOG_WARN, ev, __VA_ARGS__)
 #define cp_log_error(ev, ...) cp_log(CP_LOG_ERROR, ev, __VA_ARGS__)
 
 #endif

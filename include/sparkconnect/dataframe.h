@@ -48,12 +48,12 @@ void sc_df_destroy(sc_df_t *df);
 
 /* Options of a read; set the fields you need, leave the rest NULL/0. */
 typedef struct {
-    const char *format;        /* "csv", "parquet", "json", "kafka", ... */
-    const char *schema;        /* DDL, e.g. "a INT, b STRING"; NULL to infer */
+    const char *format;             /* "csv", "parquet", "json", "kafka", ... */
+    const char *schema;             /* DDL, e.g. "a INT, b STRING"; NULL to infer */
     const char *const *option_keys; /* noptions reader options */
     const char *const *option_values;
     size_t noptions;
-    bool streaming;            /* readStream instead of read */
+    bool streaming; /* readStream instead of read */
 } sc_read_opts_t;
 
 /* Reads paths (npaths may be 0 for sources such as kafka). */
@@ -98,8 +98,8 @@ sc_code_t sc_df_unpersist(const sc_df_t *df, sc_error_t *err);
 /* ---- writing ---- */
 
 typedef struct {
-    const char *format;        /* default "parquet" */
-    const char *mode;          /* "error" (default), "overwrite", "append", "ignore" */
+    const char *format; /* default "parquet" */
+    const char *mode;   /* "error" (default), "overwrite", "append", "ignore" */
     const char *const *option_keys;
     const char *const *option_values;
     size_t noptions;

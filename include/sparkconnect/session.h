@@ -25,9 +25,9 @@ void sc_session_options_init(sc_session_options_t *opts);
 
 /* Progress of a running query, from the server's ExecutionProgress messages. */
 typedef struct {
-    int64_t stages;          /* stages seen so far */
+    int64_t stages; /* stages seen so far */
     int64_t stages_done;
-    int64_t tasks;           /* tasks in those stages */
+    int64_t tasks; /* tasks in those stages */
     int64_t tasks_done;
     int64_t inflight_tasks;
     int64_t input_bytes_read;
@@ -68,8 +68,7 @@ sc_code_t sc_session_ping(sc_session_t *s, sc_error_t *err);
 sc_code_t sc_session_reset(sc_session_t *s, sc_error_t *err);
 
 /* Sets a runtime SQL configuration value. */
-sc_code_t sc_session_conf_set(sc_session_t *s, const char *key, const char *value,
-                              sc_error_t *err);
+sc_code_t sc_session_conf_set(sc_session_t *s, const char *key, const char *value, sc_error_t *err);
 
 /* Gets a configuration value; *value is malloc'd (free it), NULL if unset. */
 sc_code_t sc_session_conf_get(sc_session_t *s, const char *key, char **value, sc_error_t *err);

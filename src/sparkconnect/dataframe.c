@@ -53,8 +53,8 @@ void sc_df_destroy(sc_df_t *df)
     free(df);
 }
 
-static void expr_string(Spark__Connect__Expression *e, Spark__Connect__Expression__ExpressionString *es,
-                        const char *sql)
+static void expr_string(Spark__Connect__Expression *e,
+                        Spark__Connect__Expression__ExpressionString *es, const char *sql)
 {
     spark__connect__expression__init(e);
     spark__connect__expression__expression_string__init(es);
@@ -145,7 +145,8 @@ sc_code_t sc_sql(sc_session_t *s, const char *query, const sc_param_t *args, siz
         sc_exec_out_free(&res);
         return rc;
     }
-    if (res.payload_case != SPARK__CONNECT__EXECUTE_PLAN_RESPONSE__RESPONSE_TYPE_SQL_COMMAND_RESULT) {
+    if (res.payload_case !=
+        SPARK__CONNECT__EXECUTE_PLAN_RESPONSE__RESPONSE_TYPE_SQL_COMMAND_RESULT) {
         sc_exec_out_free(&res);
         return sc_error_set(err, SC_ERR_PROTOCOL, "SQL command returned no relation");
     }
@@ -443,7 +444,8 @@ sc_code_t sc_df_create_view(const sc_df_t *df, const char *name, bool replace, s
     Spark__Connect__Relation *in = sc_df_relation(df, err);
     if (!in)
         return SC_ERR_NOMEM;
-    Spark__Connect__CreateDataFrameViewCommand v = SPARK__CONNECT__CREATE_DATA_FRAME_VIEW_COMMAND__INIT;
+    Spark__Connect__CreateDataFrameViewCommand v =
+        SPARK__CONNECT__CREATE_DATA_FRAME_VIEW_COMMAND__INIT;
     v.input = in;
     v.name = (char *)name;
     v.replace = replace;
@@ -508,24 +510,38 @@ static sc_code_t append_type(strbuf_t *b, const Spark__Connect__DataType *t)
     if (!t)
         return sb_printf(b, "UNKNOWN");
     switch (t->kind_case) {
-    case SPARK__CONNECT__DATA_TYPE__KIND_NULL: return sb_printf(b, "VOID");
-    case SPARK__CONNECT__DATA_TYPE__KIND_BINARY: return sb_printf(b, "BINARY");
-    case SPARK__CONNECT__DATA_TYPE__KIND_BOOLEAN: return sb_printf(b, "BOOLEAN");
-    case SPARK__CONNECT__DATA_TYPE__KIND_BYTE: return sb_printf(b, "TINYINT");
-    case SPARK__CONNECT__DATA_TYPE__KIND_SHORT: return sb_printf(b, "SMALLINT");
-    case SPARK__CONNECT__DATA_TYPE__KIND_INTEGER: return sb_printf(b, "INT");
-    case SPARK__CONNECT__DATA_TYPE__KIND_LONG: return sb_printf(b, "BIGINT");
-    case SPARK__CONNECT__DATA_TYPE__KIND_FLOAT: return sb_printf(b, "FLOAT");
-    case SPARK__CONNECT__DATA_TYPE__KIND_DOUBLE: return sb_printf(b, "DOUBLE");
+    case SPARK__CONNECT__DATA_TYPE__KIND_NULL:
+        return sb_printf(b, "VOID");
+    case SPARK__CONNECT__DATA_TYPE__KIND_BINARY:
+        return sb_printf(b, "BINARY");
+    case SPARK__CONNECT__DATA_TYPE__KIND_BOOLEAN:
+        return sb_printf(b, "BOOLEAN");
+    case SPARK__CONNECT__DATA_TYPE__KIND_BYTE:
+        return sb_printf(b, "TINYINT");
+    case SPARK__CONNECT__DATA_TYPE__KIND_SHORT:
+        return sb_printf(b, "SMALLINT");
+    case SPARK__CONNECT__DATA_TYPE__KIND_INTEGER:
+        return sb_printf(b, "INT");
+    case SPARK__CONNECT__DATA_TYPE__KIND_LONG:
+        return sb_printf(b, "BIGINT");
+    case SPARK__CONNECT__DATA_TYPE__KIND_FLOAT:
+        return sb_printf(b, "FLOAT");
+    case SPARK__CONNECT__DATA_TYPE__KIND_DOUBLE:
+        return sb_printf(b, "DOUBLE");
     case SPARK__CONNECT__DATA_TYPE__KIND_DECIMAL:
         return sb_printf(b, "DECIMAL(%d,%d)", t->decimal->precision, t->decimal->scale);
-    case SPARK__CONNECT__DATA_TYPE__KIND_STRING: return sb_printf(b, "STRING");
-    case SPARK__CONNECT__DATA_TYPE__KIND_CHAR: return sb_printf(b, "CHAR(%d)", t->char_->length);
+    case SPARK__CONNECT__DATA_TYPE__KIND_STRING:
+        return sb_printf(b, "STRING");
+    case SPARK__CONNECT__DATA_TYPE__KIND_CHAR:
+        return sb_printf(b, "CHAR(%d)", t->char_->length);
     case SPARK__CONNECT__DATA_TYPE__KIND_VAR_CHAR:
         return sb_printf(b, "VARCHAR(%d)", t->var_char->length);
-    case SPARK__CONNECT__DATA_TYPE__KIND_DATE: return sb_printf(b, "DATE");
-    case SPARK__CONNECT__DATA_TYPE__KIND_TIMESTAMP: return sb_printf(b, "TIMESTAMP");
-    case SPARK__CONNECT__DATA_TYPE__KIND_TIMESTAMP_NTZ: return sb_printf(b, "TIMESTAMP_NTZ");
+    case SPARK__CONNECT__DATA_TYPE__KIND_DATE:
+        return sb_printf(b, "DATE");
+    case SPARK__CONNECT__DATA_TYPE__KIND_TIMESTAMP:
+        return sb_printf(b, "TIMESTAMP");
+    case SPARK__CONNECT__DATA_TYPE__KIND_TIMESTAMP_NTZ:
+        return sb_printf(b, "TIMESTAMP_NTZ");
     case SPARK__CONNECT__DATA_TYPE__KIND_ARRAY: {
         sc_code_t rc = sb_printf(b, "ARRAY<");
         if (rc == SC_OK)
@@ -552,10 +568,12 @@ static sc_code_t append_type(strbuf_t *b, const Spark__Connect__DataType *t)
         return rc == SC_OK ? sb_printf(b, ">") : rc;
     }
     case SPARK__CONNECT__DATA_TYPE__KIND_UDT:
-        return sb_printf(b, "%s", t->udt->python_class && *t->udt->python_class
-                                      ? "UDT"
-                                      : (t->udt->jvm_class ? t->udt->jvm_class : "UDT"));
-    default: return sb_printf(b, "OTHER");
+        return sb_printf(b, "%s",
+                         t->udt->python_class && *t->udt->python_class
+                             ? "UDT"
+                             : (t->udt->jvm_class ? t->udt->jvm_class : "UDT"));
+    default:
+        return sb_printf(b, "OTHER");
     }
 }
 
@@ -563,7 +581,8 @@ sc_code_t sc_df_schema(const sc_df_t *df, char **ddl, sc_error_t *err)
 {
     *ddl = NULL;
     Spark__Connect__AnalyzePlanRequest req = SPARK__CONNECT__ANALYZE_PLAN_REQUEST__INIT;
-    Spark__Connect__AnalyzePlanRequest__Schema sch = SPARK__CONNECT__ANALYZE_PLAN_REQUEST__SCHEMA__INIT;
+    Spark__Connect__AnalyzePlanRequest__Schema sch =
+        SPARK__CONNECT__ANALYZE_PLAN_REQUEST__SCHEMA__INIT;
     Spark__Connect__Plan plan;
     sch.plan = &plan;
     req.analyze_case = SPARK__CONNECT__ANALYZE_PLAN_REQUEST__ANALYZE_SCHEMA;
@@ -608,10 +627,13 @@ sc_code_t sc_df_explain(const sc_df_t *df, const char *mode, char **text, sc_err
     else if (mode && strcmp(mode, "formatted") == 0)
         m = SPARK__CONNECT__ANALYZE_PLAN_REQUEST__EXPLAIN__EXPLAIN_MODE__EXPLAIN_MODE_FORMATTED;
     else if (mode && strcmp(mode, "simple") != 0)
-        return sc_error_set(err, SC_ERR_INVALID_ARG, "explain mode '%s' is not one of simple, "
-                            "extended, formatted", mode);
+        return sc_error_set(err, SC_ERR_INVALID_ARG,
+                            "explain mode '%s' is not one of simple, "
+                            "extended, formatted",
+                            mode);
     Spark__Connect__AnalyzePlanRequest req = SPARK__CONNECT__ANALYZE_PLAN_REQUEST__INIT;
-    Spark__Connect__AnalyzePlanRequest__Explain ex = SPARK__CONNECT__ANALYZE_PLAN_REQUEST__EXPLAIN__INIT;
+    Spark__Connect__AnalyzePlanRequest__Explain ex =
+        SPARK__CONNECT__ANALYZE_PLAN_REQUEST__EXPLAIN__INIT;
     Spark__Connect__Plan plan;
     ex.plan = &plan;
     ex.explain_mode = m;
@@ -658,9 +680,11 @@ sc_code_t sc_df_persist(const sc_df_t *df, sc_error_t *err)
     lvl.use_memory = true;
     lvl.deserialized = true;
     lvl.replication = 1;
-    Spark__Connect__AnalyzePlanRequest__Persist p = SPARK__CONNECT__ANALYZE_PLAN_REQUEST__PERSIST__INIT;
+    Spark__Connect__AnalyzePlanRequest__Persist p =
+        SPARK__CONNECT__ANALYZE_PLAN_REQUEST__PERSIST__INIT;
     p.relation = rel;
-    p._storage_level_case = SPARK__CONNECT__ANALYZE_PLAN_REQUEST__PERSIST___STORAGE_LEVEL_STORAGE_LEVEL;
+    p._storage_level_case =
+        SPARK__CONNECT__ANALYZE_PLAN_REQUEST__PERSIST___STORAGE_LEVEL_STORAGE_LEVEL;
     p.storage_level = &lvl;
     Spark__Connect__AnalyzePlanRequest req = SPARK__CONNECT__ANALYZE_PLAN_REQUEST__INIT;
     req.analyze_case = SPARK__CONNECT__ANALYZE_PLAN_REQUEST__ANALYZE_PERSIST;

@@ -85,9 +85,9 @@ bool sc_error_retriable(const sc_error_t *err)
 const char *sc_code_name(sc_code_t code)
 {
     static const char *const names[] = {
-        "SC_OK",           "SC_ERR_INVALID_ARG", "SC_ERR_NOMEM",   "SC_ERR_TRANSPORT",
-        "SC_ERR_SERVER",   "SC_ERR_PROTOCOL",    "SC_ERR_UNSUPPORTED", "SC_ERR_TIMEOUT",
-        "SC_ERR_LIMIT",    "SC_ERR_SESSION_LOST", "SC_ERR_NOT_FOUND",
+        "SC_OK",         "SC_ERR_INVALID_ARG",  "SC_ERR_NOMEM",       "SC_ERR_TRANSPORT",
+        "SC_ERR_SERVER", "SC_ERR_PROTOCOL",     "SC_ERR_UNSUPPORTED", "SC_ERR_TIMEOUT",
+        "SC_ERR_LIMIT",  "SC_ERR_SESSION_LOST", "SC_ERR_NOT_FOUND",
     };
     if ((unsigned)code < sizeof names / sizeof names[0])
         return names[code];

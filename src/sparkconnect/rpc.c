@@ -17,9 +17,9 @@
 #include "google/rpc/error_details.pb-c.h"
 #include "google/rpc/status.pb-c.h"
 
-#define RETRY_MAX 8
+#define RETRY_MAX     8
 #define RETRY_BASE_MS 100
-#define RETRY_CAP_MS 5000
+#define RETRY_CAP_MS  5000
 
 struct sc_channel_s {
     grpc_channel *channel;
@@ -81,8 +81,8 @@ static sc_code_t set_param(sc_conninfo_t *ci, const char *kv, size_t n, sc_error
     } else if (klen == 10 && memcmp(kv, "user_agent", 10) == 0) {
         return SC_OK;
     } else {
-        return sc_error_set(err, SC_ERR_INVALID_ARG,
-                            "unknown connection string parameter '%.*s'", (int)klen, kv);
+        return sc_error_set(err, SC_ERR_INVALID_ARG, "unknown connection string parameter '%.*s'",
+                            (int)klen, kv);
     }
     free(*slot);
     *slot = dup_range(v, vlen);
@@ -108,8 +108,7 @@ sc_code_t sc_conninfo_parse(const char *url, sc_conninfo_t *out, sc_error_t *err
         long port = strtol(p + 1, &end, 10);
         if (errno || end == p + 1 || port <= 0 || port > 65535 || (*end && *end != '/')) {
             sc_conninfo_free(out);
-            return sc_error_set(err, SC_ERR_INVALID_ARG, "bad port in connection string '%s'",
-                                url);
+            return sc_error_set(err, SC_ERR_INVALID_ARG, "bad port in connection string '%s'", url);
         }
         out->port = (int)port;
         p = end;
@@ -177,15 +176,14 @@ sc_code_t sc_channel_open(const sc_conninfo_t *ci, size_t max_recv_bytes, sc_cha
     args[3].value.string = (char *)"carprice-sparkconnect-c";
     grpc_channel_args cargs = {.num_args = 4, .args = args};
 
-    grpc_channel_credentials *creds =
-        ci->use_ssl ? grpc_ssl_credentials_create(NULL, NULL, NULL, NULL)
-                    : grpc_insecure_credentials_create();
+    grpc_channel_credentials *creds = ci->use_ssl
+                                          ? grpc_ssl_credentials_create(NULL, NULL, NULL, NULL)
+                                          : grpc_insecure_credentials_create();
     ch->channel = grpc_channel_create(target, creds, &cargs);
     grpc_channel_credentials_release(creds);
     if (!ch->channel) {
         sc_channel_close(ch);
-        return sc_error_set(err, SC_ERR_TRANSPORT, "could not create a gRPC channel to %s",
-                            target);
+        return sc_error_set(err, SC_ERR_TRANSPORT, "could not create a gRPC channel to %s", target);
     }
     *out = ch;
     return SC_OK;
@@ -248,8 +246,8 @@ static bool slice_eq(grpc_slice s, const char *lit)
  * grpc-status-details-bin trailer; its metadata names the error class and
  * SQL state. */
 static void parse_status_details(const grpc_metadata_array *trailers, char *error_class,
-                                 size_t class_cap, char *sqlstate, size_t state_cap,
-                                 char *reason, size_t reason_cap)
+                                 size_t class_cap, char *sqlstate, size_t state_cap, char *reason,
+                                 size_t reason_cap)
 {
     for (size_t i = 0; i < trailers->count; i++) {
         if (!slice_eq(trailers->metadata[i].key, "grpc-status-details-bin"))
@@ -289,10 +287,22 @@ static void parse_status_details(const grpc_metadata_array *trailers, char *erro
 static const char *status_name(grpc_status_code s)
 {
     static const char *const names[] = {
-        "OK",           "CANCELLED",         "UNKNOWN",           "INVALID_ARGUMENT",
-        "DEADLINE_EXCEEDED", "NOT_FOUND",    "ALREADY_EXISTS",    "PERMISSION_DENIED",
-        "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",   "OUT_OF_RANGE",
-        "UNIMPLEMENTED", "INTERNAL",         "UNAVAILABLE",       "DATA_LOSS",
+        "OK",
+        "CANCELLED",
+        "UNKNOWN",
+        "INVALID_ARGUMENT",
+        "DEADLINE_EXCEEDED",
+        "NOT_FOUND",
+        "ALREADY_EXISTS",
+        "PERMISSION_DENIED",
+        "RESOURCE_EXHAUSTED",
+        "FAILED_PRECONDITION",
+        "ABORTED",
+        "OUT_OF_RANGE",
+        "UNIMPLEMENTED",
+        "INTERNAL",
+        "UNAVAILABLE",
+        "DATA_LOSS",
         "UNAUTHENTICATED",
     };
     if ((unsigned)s < sizeof names / sizeof names[0])
@@ -338,8 +348,8 @@ static sc_code_t status_to_error(grpc_status_code status, grpc_slice details,
         code = SC_ERR_SESSION_LOST;
     const char *m = strrchr(method, '/');
     sc_error_set(err, code, "%s failed: %s%s%.*s", m ? m + 1 : method,
-                 error_class[0] ? error_class : status_name(status),
-                 dlen > 0 ? ": " : "", dlen, dptr);
+                 error_class[0] ? error_class : status_name(status), dlen > 0 ? ": " : "", dlen,
+                 dptr);
     sc_error_set_detail(err, (int)status, error_class, sqlstate, retriable);
     return code;
 }
@@ -378,8 +388,9 @@ static sc_code_t call_once(sc_channel_t *ch, const char *method, grpc_slice req_
 {
     grpc_completion_queue *cq = grpc_completion_queue_create_for_next(NULL);
     grpc_slice method_slice = grpc_slice_from_static_string(method);
-    grpc_call *call = grpc_channel_create_call(ch->channel, NULL, GRPC_PROPAGATE_DEFAULTS, cq,
-                                               method_slice, NULL, deadline_after(timeout_ms), NULL);
+    grpc_call *call =
+        grpc_channel_create_call(ch->channel, NULL, GRPC_PROPAGATE_DEFAULTS, cq, method_slice, NULL,
+                                 deadline_after(timeout_ms), NULL);
     if (!call) {
         grpc_completion_queue_shutdown(cq);
         wait_batch(cq, NULL);

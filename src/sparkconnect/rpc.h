@@ -35,8 +35,7 @@ void sc_channel_close(sc_channel_t *ch);
 
 /* Called for each response message of a call, on the calling thread. Return
  * SC_OK to continue; anything else cancels the call and becomes its result. */
-typedef sc_code_t (*sc_rpc_msg_fn)(const uint8_t *data, size_t len, void *opaque,
-                                   sc_error_t *err);
+typedef sc_code_t (*sc_rpc_msg_fn)(const uint8_t *data, size_t len, void *opaque, sc_error_t *err);
 
 /* Calls `method` (e.g. "/spark.connect.SparkConnectService/ExecutePlan") with
  * one request and streams every response to fn. timeout_ms <= 0 means no

@@ -126,15 +126,13 @@ static sc_code_t keep_payload(sc_exec_out_t *out, int which, const ProtobufCMess
     return SC_OK;
 }
 
-static sc_code_t on_execute_response(const uint8_t *data, size_t len, void *opaque,
-                                     sc_error_t *err)
+static sc_code_t on_execute_response(const uint8_t *data, size_t len, void *opaque, sc_error_t *err)
 {
     exec_ctx_t *ctx = opaque;
     Spark__Connect__ExecutePlanResponse *r =
         spark__connect__execute_plan_response__unpack(NULL, len, data);
     if (!r)
-        return sc_error_set(err, SC_ERR_PROTOCOL, "malformed ExecutePlanResponse (%zu bytes)",
-                            len);
+        return sc_error_set(err, SC_ERR_PROTOCOL, "malformed ExecutePlanResponse (%zu bytes)", len);
     note_server_side_id(ctx->s, r->server_side_session_id);
     sc_code_t rc = SC_OK;
     switch (r->response_type_case) {
@@ -164,8 +162,8 @@ static sc_code_t on_execute_response(const uint8_t *data, size_t len, void *opaq
         break;
     case SPARK__CONNECT__EXECUTE_PLAN_RESPONSE__RESPONSE_TYPE_SQL_COMMAND_RESULT:
         if (ctx->out)
-            rc = keep_payload(ctx->out, (int)r->response_type_case,
-                              &r->sql_command_result->base, err);
+            rc = keep_payload(ctx->out, (int)r->response_type_case, &r->sql_command_result->base,
+                              err);
         break;
     case SPARK__CONNECT__EXECUTE_PLAN_RESPONSE__RESPONSE_TYPE_WRITE_STREAM_OPERATION_START_RESULT:
         if (ctx->out)
@@ -200,8 +198,9 @@ sc_code_t sc_execute(sc_session_t *s, Spark__Connect__Plan *plan, sc_exec_out_t 
     Spark__Connect__ExecutePlanRequest req = SPARK__CONNECT__EXECUTE_PLAN_REQUEST__INIT;
     Spark__Connect__UserContext uc = SPARK__CONNECT__USER_CONTEXT__INIT;
     char observed[64];
-    SC_REQ_FILL(s, req, uc, observed, 
-                SPARK__CONNECT__EXECUTE_PLAN_REQUEST___CLIENT_OBSERVED_SERVER_SIDE_SESSION_ID_CLIENT_OBSERVED_SERVER_SIDE_SESSION_ID);
+    SC_REQ_FILL(
+        s, req, uc, observed,
+        SPARK__CONNECT__EXECUTE_PLAN_REQUEST___CLIENT_OBSERVED_SERVER_SIDE_SESSION_ID_CLIENT_OBSERVED_SERVER_SIDE_SESSION_ID);
     req.plan = plan;
     req._client_type_case = SPARK__CONNECT__EXECUTE_PLAN_REQUEST___CLIENT_TYPE_CLIENT_TYPE;
     req.client_type = (char *)CLIENT_TYPE;
@@ -266,8 +265,9 @@ sc_code_t sc_analyze(sc_session_t *s, Spark__Connect__AnalyzePlanRequest *req,
 {
     Spark__Connect__UserContext uc = SPARK__CONNECT__USER_CONTEXT__INIT;
     char observed[64];
-    SC_REQ_FILL(s, *req, uc, observed, 
-                SPARK__CONNECT__ANALYZE_PLAN_REQUEST___CLIENT_OBSERVED_SERVER_SIDE_SESSION_ID_CLIENT_OBSERVED_SERVER_SIDE_SESSION_ID);
+    SC_REQ_FILL(
+        s, *req, uc, observed,
+        SPARK__CONNECT__ANALYZE_PLAN_REQUEST___CLIENT_OBSERVED_SERVER_SIDE_SESSION_ID_CLIENT_OBSERVED_SERVER_SIDE_SESSION_ID);
     req->_client_type_case = SPARK__CONNECT__ANALYZE_PLAN_REQUEST___CLIENT_TYPE_CLIENT_TYPE;
     req->client_type = (char *)CLIENT_TYPE;
     ProtobufCMessage *m = NULL;
@@ -328,8 +328,9 @@ static sc_code_t config_call(sc_session_t *s, Spark__Connect__ConfigRequest__Ope
     Spark__Connect__ConfigRequest req = SPARK__CONNECT__CONFIG_REQUEST__INIT;
     Spark__Connect__UserContext uc = SPARK__CONNECT__USER_CONTEXT__INIT;
     char observed[64];
-    SC_REQ_FILL(s, req, uc, observed, 
-                SPARK__CONNECT__CONFIG_REQUEST___CLIENT_OBSERVED_SERVER_SIDE_SESSION_ID_CLIENT_OBSERVED_SERVER_SIDE_SESSION_ID);
+    SC_REQ_FILL(
+        s, req, uc, observed,
+        SPARK__CONNECT__CONFIG_REQUEST___CLIENT_OBSERVED_SERVER_SIDE_SESSION_ID_CLIENT_OBSERVED_SERVER_SIDE_SESSION_ID);
     req.operation = op;
     req._client_type_case = SPARK__CONNECT__CONFIG_REQUEST___CLIENT_TYPE_CLIENT_TYPE;
     req.client_type = (char *)CLIENT_TYPE;
@@ -343,8 +344,7 @@ static sc_code_t config_call(sc_session_t *s, Spark__Connect__ConfigRequest__Ope
     return SC_OK;
 }
 
-sc_code_t sc_session_conf_set(sc_session_t *s, const char *key, const char *value,
-                              sc_error_t *err)
+sc_code_t sc_session_conf_set(sc_session_t *s, const char *key, const char *value, sc_error_t *err)
 {
     if (!key || !value)
         return sc_error_set(err, SC_ERR_INVALID_ARG, "conf_set needs a key and a value");
@@ -372,8 +372,7 @@ sc_code_t sc_session_conf_get(sc_session_t *s, const char *key, char **value, sc
     if (!key)
         return sc_error_set(err, SC_ERR_INVALID_ARG, "conf_get needs a key");
     char *keys[1] = {(char *)key};
-    Spark__Connect__ConfigRequest__GetOption get =
-        SPARK__CONNECT__CONFIG_REQUEST__GET_OPTION__INIT;
+    Spark__Connect__ConfigRequest__GetOption get = SPARK__CONNECT__CONFIG_REQUEST__GET_OPTION__INIT;
     get.n_keys = 1;
     get.keys = keys;
     Spark__Connect__ConfigRequest__Operation op = SPARK__CONNECT__CONFIG_REQUEST__OPERATION__INIT;
@@ -383,7 +382,8 @@ sc_code_t sc_session_conf_get(sc_session_t *s, const char *key, char **value, sc
     sc_code_t rc = config_call(s, &op, &resp, err);
     if (rc != SC_OK)
         return rc;
-    if (resp->n_pairs == 1 && resp->pairs[0]->_value_case == SPARK__CONNECT__KEY_VALUE___VALUE_VALUE) {
+    if (resp->n_pairs == 1 &&
+        resp->pairs[0]->_value_case == SPARK__CONNECT__KEY_VALUE___VALUE_VALUE) {
         *value = strdup(resp->pairs[0]->value);
         if (!*value)
             rc = sc_error_set(err, SC_ERR_NOMEM, "out of memory");
@@ -399,8 +399,9 @@ sc_code_t sc_session_interrupt_all(sc_session_t *s, sc_error_t *err)
     Spark__Connect__InterruptRequest req = SPARK__CONNECT__INTERRUPT_REQUEST__INIT;
     Spark__Connect__UserContext uc = SPARK__CONNECT__USER_CONTEXT__INIT;
     char observed[64];
-    SC_REQ_FILL(s, req, uc, observed, 
-                SPARK__CONNECT__INTERRUPT_REQUEST___CLIENT_OBSERVED_SERVER_SIDE_SESSION_ID_CLIENT_OBSERVED_SERVER_SIDE_SESSION_ID);
+    SC_REQ_FILL(
+        s, req, uc, observed,
+        SPARK__CONNECT__INTERRUPT_REQUEST___CLIENT_OBSERVED_SERVER_SIDE_SESSION_ID_CLIENT_OBSERVED_SERVER_SIDE_SESSION_ID);
     req.interrupt_type = SPARK__CONNECT__INTERRUPT_REQUEST__INTERRUPT_TYPE__INTERRUPT_TYPE_ALL;
     ProtobufCMessage *m = NULL;
     sc_code_t rc = unary(s, SC_SERVICE "Interrupt", &req.base,

@@ -55,8 +55,9 @@ static void sql_collects_rows(void **state)
 {
     sc_error_t *err = sc_error_new();
     sc_df_t *df = NULL;
-    if (sc_sql(*state, "SELECT id, CAST(id * 2 AS DOUBLE) AS twice, CONCAT('r', id) AS name "
-                       "FROM range(5)",
+    if (sc_sql(*state,
+               "SELECT id, CAST(id * 2 AS DOUBLE) AS twice, CONCAT('r', id) AS name "
+               "FROM range(5)",
                NULL, 0, &df, err) != SC_OK)
         fail_msg("sql: %s", sc_error_message(err));
     sc_result_t *res = NULL;
