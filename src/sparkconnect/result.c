@@ -593,7 +593,9 @@ static void fmt_timestamp(out_t *o, int64_t micros, bool zoned)
 {
     const int64_t per_day = 86400000000;
     int64_t days = floor_div(micros, per_day);
-    int64_t rem = micros - days * per_day;
+    int64_t rem = micros % per_day; /* not micros - days * per_day: that overflows */
+    if (rem < 0)
+        rem += per_day;
     fmt_date(o, days);
     int64_t secs = rem / 1000000, frac = rem % 1000000;
     out_fmt(o, " %02d:%02d:%02d", (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
