@@ -589,6 +589,10 @@ static sc_code_t parse_schema(fb_t *b, const fb_table_t *st, int version, sc_sch
         const uint8_t *name;
         size_t name_len;
         fb_string(b, &f, FIELD_NAME, &name, &name_len);
+        /* Our API hands out NUL-terminated names: keep what a C string can show. */
+        const uint8_t *nul = name ? memchr(name, '\0', name_len) : NULL;
+        if (nul)
+            name_len = (size_t)(nul - name);
         col->name = malloc(name_len + 1);
         if (!col->name) {
             rc = sc_error_set(err, SC_ERR_NOMEM, "out of memory reading the Arrow schema");

@@ -456,6 +456,26 @@ static void corrupt_flatbuffers(void **state)
     }
 }
 
+/* Found by fuzz_arrow: a name with a NUL inside must still be found by the
+ * name sc_result_col_name returns. */
+static void name_with_embedded_nul(void **state)
+{
+    (void)state;
+    meta_pos_t p;
+    bytes_t m = schema_meta(&p);
+    bt_set(&m, p.name, 4, 4); /* "col" plus its terminator */
+    bytes_t s = {0};
+    tw_frame(&s, &m, NULL, 0);
+    sc_result_t *r = sc_result_new();
+    assert_int_equal(sc_result_append_ipc(r, s.p, s.n, NULL), SC_OK);
+    assert_string_equal(sc_result_col_name(r, 0), "col");
+    size_t idx = 9;
+    assert_int_equal(sc_result_col_index(r, "col", &idx, NULL), SC_OK);
+    assert_int_equal(idx, 0);
+    sc_result_destroy(r);
+    bt_free(&s);
+}
+
 static void nesting_and_shared_subtrees(void **state)
 {
     (void)state;
@@ -662,6 +682,7 @@ int main(void)
         cmocka_unit_test(broken_record_batches),
         cmocka_unit_test(broken_framing),
         cmocka_unit_test(corrupt_flatbuffers),
+        cmocka_unit_test(name_with_embedded_nul),
         cmocka_unit_test(nesting_and_shared_subtrees),
         cmocka_unit_test(decimal_rendering),
         cmocka_unit_test(extreme_timestamps),
