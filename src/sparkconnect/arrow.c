@@ -558,8 +558,9 @@ static size_t schema_bytes(const sc_schema_t *s)
     return total;
 }
 
-static sc_code_t parse_schema(fb_t *b, const fb_table_t *st, int version, sc_schema_t *out,
-                              sc_error_t *err)
+/* Parses a Schema table; `room` bounds what its column array may take. */
+static sc_code_t parse_schema(fb_t *b, const fb_table_t *st, int version, size_t room,
+                              sc_schema_t *out, sc_error_t *err)
 {
     memset(out, 0, sizeof *out);
     int endianness = fb_i16(b, st, SCHEMA_ENDIANNESS, 0);
@@ -569,6 +570,10 @@ static sc_code_t parse_schema(fb_t *b, const fb_table_t *st, int version, sc_sch
     if (endianness != 0)
         return sc_error_set(err, SC_ERR_UNSUPPORTED,
                             "Arrow schema: big-endian data is not supported");
+    if (fields.count > room / sizeof(sc_column_t))
+        return sc_error_set(err, SC_ERR_LIMIT,
+                            "result exceeds its size limit: the Arrow schema has %zu columns",
+                            fields.count);
 
     schema_ctx_t c = {.b = b, .version = version, .budget = b->n / 4 + 1, .err = err};
     c.dcap = 64;
@@ -1002,12 +1007,14 @@ sc_code_t sc_result_append_ipc(sc_result_t *res, const uint8_t *data, size_t len
                             "Arrow IPC stream starts with message type %u, not a schema",
                             m.header_type);
 
-    sc_schema_t schema;
-    rc = parse_schema(&m.fb, &m.header, m.version, &schema, err);
-    if (rc != SC_OK)
-        return rc;
     size_t limit = res->limit ? res->limit : SIZE_MAX;
     size_t used = res->bytes;
+    sc_schema_t schema;
+    /* A later stream's schema is only compared and freed: bound it by the cap. */
+    size_t schema_room = res->has_schema ? limit : limit >= used ? limit - used : 0;
+    rc = parse_schema(&m.fb, &m.header, m.version, schema_room, &schema, err);
+    if (rc != SC_OK)
+        return rc;
     const sc_schema_t *use = &schema;
     if (res->has_schema) {
         size_t i = schema_diff(&res->schema, &schema);
