@@ -520,7 +520,22 @@ cp_rest_code_t cp_mlflow_model_alias_get(cp_mlflow_t *m, const char *name, const
     cp_rest_code_t rc =
         cp_mlflow_get(m, MLFLOW_API "/registered-models/alias", kv, &resp, err, what);
     if (rc == CP_REST_OK)
-        rc = wrap_version(resp, out, err, what);
+        return wrap_version(resp, out, err, what);
+    /* MLflow 3 answers a missing alias of an existing model (never set,
+     * deleted, or dropped with its version) with 400 INVALID_PARAMETER_VALUE
+     * "Registered model alias X not found."; callers need to tell that from
+     * a bad request. */
+    if (rc == CP_REST_ERR_BAD_REQUEST && strstr(cp_rest_error_remote_message(err), "not found")) {
+        char code[128], msg[1024];
+        long status = cp_rest_error_http_status(err);
+        snprintf(code, sizeof code, "%s", cp_rest_error_remote_code(err));
+        snprintf(msg, sizeof msg, "%s", cp_rest_error_remote_message(err));
+        rc = cp_rest_fail(err, CP_REST_ERR_NOT_FOUND,
+                          "%s: model '%s' has no alias '%s' (never set, deleted, or its version "
+                          "was deleted)",
+                          what, name, alias);
+        cp_rest_error_detail(err, status, code, msg, false);
+    }
     return rc;
 }
 

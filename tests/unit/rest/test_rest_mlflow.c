@@ -243,7 +243,10 @@ static void handler(void *ud, const fake_req_t *req, fake_resp_t *resp)
         } else if (s->alias_set) {
             reply_json(resp, 200, json_pack("{s:o}", "model_version", version_json(s, "READY")));
         } else {
-            not_found(resp, "Registered model alias champion not found.");
+            /* What MLflow 3 really answers for a missing alias. */
+            reply_json(resp, 400,
+                       json_pack("{s:s,s:s}", "error_code", "INVALID_PARAMETER_VALUE", "message",
+                                 "Registered model alias champion not found."));
         }
     } else if (IS("model-versions/search")) {
         s->search_pages++;
@@ -527,6 +530,8 @@ static void registry_flow(void **state)
                      CP_REST_ERR_NOT_FOUND);
     assert_null(mv);
     assert_non_null(strstr(cp_rest_error_message(f->err), "champion"));
+    assert_string_equal(cp_rest_error_remote_code(f->err), "INVALID_PARAMETER_VALUE");
+    assert_int_equal(cp_rest_error_http_status(f->err), 400);
 }
 
 static void wait_ready_reports_failure_and_timeout(void **state)
