@@ -424,7 +424,8 @@ static cp_rest_code_t list_at(cp_mlflow_t *m, const char *service, const char *r
         cp_mlflow_file_list_destroy(l);
         return rc;
     }
-    qsort(l->e, l->n, sizeof *l->e, by_path);
+    if (l->n > 1)
+        qsort(l->e, l->n, sizeof *l->e, by_path);
     *out = l;
     return CP_REST_OK;
 }

@@ -337,11 +337,13 @@ cp_rest_code_t cp_mlflow_model_version_wait_ready(cp_mlflow_t *m, const char *na
             cp_mlflow_model_version_destroy(mv);
             return rc;
         }
+        char last[64];
+        snprintf(last, sizeof last, "%s", status);
         cp_mlflow_model_version_destroy(mv);
         double left = deadline - cp_rest_mono_ms();
         if (left <= 0)
             return cp_rest_fail(err, CP_REST_ERR_TIMEOUT,
-                                "model %s version %s still %s after %ld ms", name, version, status,
+                                "model %s version %s still %s after %ld ms", name, version, last,
                                 timeout_ms);
         cp_rest_sleep_ms(wait < left ? wait : (long)left + 1);
         if (wait < 2000)
