@@ -96,6 +96,11 @@ cp_rest_code_t cp_mlflow_experiment_get_or_create(cp_mlflow_t *m, const char *na
                                                   cp_mlflow_experiment_t **out,
                                                   cp_rest_error_t *err);
 
+/* Marks an experiment and its runs deleted (MLflow's soft delete; the name
+ * stays taken until the server's garbage collection). */
+cp_rest_code_t cp_mlflow_experiment_delete(cp_mlflow_t *m, const char *experiment_id,
+                                           cp_rest_error_t *err);
+
 void cp_mlflow_experiment_destroy(cp_mlflow_experiment_t *e);
 const char *cp_mlflow_experiment_id(const cp_mlflow_experiment_t *e);
 const char *cp_mlflow_experiment_name(const cp_mlflow_experiment_t *e);

@@ -163,8 +163,11 @@ cp_rest_code_t cp_mlflow_call(cp_mlflow_t *m, const char *method, const char *pa
         rc = cp_mlflow_error_from_response(resp.status, resp.body.data, resp.body.len, err, what);
     else if (rc == CP_REST_OK && out)
         rc = cp_rest_json_parse(resp.body.data, resp.body.len, out, err, what);
-    else if (rc != CP_REST_OK && rc == CP_REST_ERR_LIMIT)
-        cp_rest_fail(err, rc, "%s: %s", what, cp_rest_error_message(err));
+    else if (rc == CP_REST_ERR_LIMIT && err) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", cp_rest_error_message(err));
+        cp_rest_fail(err, rc, "%s: %s", what, msg);
+    }
     cp_http_response_free(&resp);
     return rc;
 }
@@ -280,6 +283,25 @@ cp_rest_code_t cp_mlflow_experiment_get_or_create(cp_mlflow_t *m, const char *na
     if (rc != CP_REST_OK && rc != CP_REST_ERR_EXISTS)
         return rc;
     return cp_mlflow_experiment_get_by_name(m, name, out, err);
+}
+
+cp_rest_code_t cp_mlflow_experiment_delete(cp_mlflow_t *m, const char *experiment_id,
+                                           cp_rest_error_t *err)
+{
+    const char *what = "delete experiment";
+    if (!m)
+        return cp_rest_fail(err, CP_REST_ERR_INVALID_ARG, "%s: missing argument", what);
+    if (need(experiment_id, "experiment_id", err, what))
+        return CP_REST_ERR_INVALID_ARG;
+    json_t *body = json_pack("{s:s}", "experiment_id", experiment_id);
+    if (!body)
+        return cp_rest_fail(err, CP_REST_ERR_INVALID_ARG, "%s: invalid UTF-8", what);
+    cp_rest_code_t rc =
+        cp_mlflow_call(m, "POST", MLFLOW_API "/experiments/delete", body, NULL, err, what);
+    json_decref(body);
+    if (rc == CP_REST_OK)
+        cp_log_info("mlflow.experiment.deleted", "experiment_id=%s", experiment_id);
+    return rc;
 }
 
 void cp_mlflow_experiment_destroy(cp_mlflow_experiment_t *e)

@@ -519,25 +519,29 @@ cp_rest_code_t cp_mlflow_model_alias_get(cp_mlflow_t *m, const char *name, const
         return CP_REST_ERR_INVALID_ARG;
     const char *kv[] = {"name", name, "alias", alias, NULL};
     json_t *resp;
-    cp_rest_code_t rc =
-        cp_mlflow_get(m, MLFLOW_API "/registered-models/alias", kv, &resp, err, what);
+    /* The server's message decides the code below, so read it even when the
+     * caller does not want the detail. */
+    cp_rest_error_t *e = err ? err : cp_rest_error_new();
+    cp_rest_code_t rc = cp_mlflow_get(m, MLFLOW_API "/registered-models/alias", kv, &resp, e, what);
     if (rc == CP_REST_OK)
-        return wrap_version(resp, out, err, what);
+        rc = wrap_version(resp, out, e, what);
     /* MLflow 3 answers a missing alias of an existing model (never set,
      * deleted, or dropped with its version) with 400 INVALID_PARAMETER_VALUE
      * "Registered model alias X not found."; callers need to tell that from
      * a bad request. */
-    if (rc == CP_REST_ERR_BAD_REQUEST && strstr(cp_rest_error_remote_message(err), "not found")) {
+    if (rc == CP_REST_ERR_BAD_REQUEST && strstr(cp_rest_error_remote_message(e), "not found")) {
         char code[128], msg[1024];
-        long status = cp_rest_error_http_status(err);
-        snprintf(code, sizeof code, "%s", cp_rest_error_remote_code(err));
-        snprintf(msg, sizeof msg, "%s", cp_rest_error_remote_message(err));
-        rc = cp_rest_fail(err, CP_REST_ERR_NOT_FOUND,
+        long status = cp_rest_error_http_status(e);
+        snprintf(code, sizeof code, "%s", cp_rest_error_remote_code(e));
+        snprintf(msg, sizeof msg, "%s", cp_rest_error_remote_message(e));
+        rc = cp_rest_fail(e, CP_REST_ERR_NOT_FOUND,
                           "%s: model '%s' has no alias '%s' (never set, deleted, or its version "
                           "was deleted)",
                           what, name, alias);
-        cp_rest_error_detail(err, status, code, msg, false);
+        cp_rest_error_detail(e, status, code, msg, false);
     }
+    if (e != err)
+        cp_rest_error_destroy(e);
     return rc;
 }
 

@@ -32,8 +32,7 @@ static char g_tmp[256];
     do {                                                                                           \
         cp_rest_code_t rc_ = (call);                                                               \
         if (rc_ != CP_REST_OK)                                                                     \
-            fail_msg("%s -> %s: %s", #call, cp_rest_code_name(rc_),                                \
-                     cp_rest_error_message(g_err));                                                \
+            fail_msg("%s -> %s: %s", #call, cp_rest_code_name(rc_), cp_rest_error_message(g_err)); \
     } while (0)
 
 static int setup(void **state)
@@ -93,9 +92,9 @@ static void add_metric_point(json_t *metrics, const char *key, int64_t step, int
 
 static json_t *run_entry(const char *run_id, const char *name, const char *parent)
 {
-    json_t *r = json_pack("{s:s,s:s,s:s,s:{},s:{},s:{},s:[],s:[]}", "run_id", run_id, "name", name,
-                          "status", "FINISHED", "params", "tags", "metrics", "artifacts",
-                          "listings");
+    json_t *r =
+        json_pack("{s:s,s:s,s:s,s:{},s:{},s:{},s:[],s:[]}", "run_id", run_id, "name", name,
+                  "status", "FINISHED", "params", "tags", "metrics", "artifacts", "listings");
     if (parent)
         json_object_set_new(r, "parent", json_string(parent));
     return r;
@@ -154,8 +153,7 @@ static void interop_with_the_python_client(void **state)
 
     json_t *jp = run_entry(pid, "train", NULL), *jc = run_entry(cid, "gbt", pid);
     for (size_t i = 0; i < 2; i++)
-        json_object_set_new(json_object_get(jp, "tags"), ptags[i].key,
-                            json_string(ptags[i].value));
+        json_object_set_new(json_object_get(jp, "tags"), ptags[i].key, json_string(ptags[i].value));
 
     /* A batch beyond every per-request limit: 130 params, 120 tags, 1500+
      * metric points, unicode, the longest values MLflow keeps, non-finite
@@ -195,8 +193,8 @@ static void interop_with_the_python_client(void **state)
         add_metric_point(sent, "special", i, t0, specials[i]);
         /* MLflow's SQL store keeps infinities as the largest finite double
          * (it does the same for the Python client: the oracle checks). */
-        double stored = isinf(specials[i]) ? copysign(1.7976931348623157e308, specials[i])
-                                           : specials[i];
+        double stored =
+            isinf(specials[i]) ? copysign(1.7976931348623157e308, specials[i]) : specials[i];
         add_metric_point(metrics, "special", i, t0, stored);
     }
     json_object_set_new(jc, "sent_metrics", sent);
@@ -294,8 +292,9 @@ static void interop_with_the_python_client(void **state)
     OK(cp_mlflow_artifact_list(g_m, cid, "model/stages", &l, g_err));
     json_t *entries = json_array();
     for (size_t i = 0; i < cp_mlflow_file_list_count(l); i++)
-        json_array_append_new(entries, json_pack("{s:s,s:b}", "path", cp_mlflow_file_list_path(l, i),
-                                                 "is_dir", cp_mlflow_file_list_is_dir(l, i)));
+        json_array_append_new(entries,
+                              json_pack("{s:s,s:b}", "path", cp_mlflow_file_list_path(l, i),
+                                        "is_dir", cp_mlflow_file_list_is_dir(l, i)));
     assert_int_equal(cp_mlflow_file_list_count(l), 2);
     cp_mlflow_file_list_destroy(l);
     json_array_append_new(json_object_get(jc, "listings"),
@@ -306,8 +305,7 @@ static void interop_with_the_python_client(void **state)
     double td = live_now_ms();
     OK(cp_mlflow_artifact_download(g_m, cid, "model", down, g_err));
     double down_ms = live_now_ms() - td;
-    live_measure("mlflow.artifacts.download.MB_per_s", bytes_up / 1e6 / (down_ms / 1000.0),
-                 "MB/s");
+    live_measure("mlflow.artifacts.download.MB_per_s", bytes_up / 1e6 / (down_ms / 1000.0), "MB/s");
     for (int i = 0; i < 4; i++) {
         char a[700], c[800];
         snprintf(a, sizeof a, "%s/%s", dir, files[i].rel);
@@ -365,10 +363,9 @@ static void interop_with_the_python_client(void **state)
         char src[512];
         snprintf(src, sizeof src, "%s/model", cp_mlflow_run_artifact_uri(child));
         assert_string_equal(cp_mlflow_model_version_source(ready), src);
-        json_array_append_new(versions,
-                              json_pack("{s:s,s:s,s:s,s:{s:s,s:s}}", "version", vnum[i], "source",
-                                        src, "run_id", cid, "tags", "hdfs_path", hp, "batches",
-                                        "00001,00002"));
+        json_array_append_new(versions, json_pack("{s:s,s:s,s:s,s:{s:s,s:s}}", "version", vnum[i],
+                                                  "source", src, "run_id", cid, "tags", "hdfs_path",
+                                                  hp, "batches", "00001,00002"));
         cp_mlflow_model_version_destroy(mv);
         cp_mlflow_model_version_destroy(ready);
     }
@@ -442,6 +439,12 @@ static void interop_with_the_python_client(void **state)
     OK(cp_mlflow_model_delete(g_m, name, g_err));
     OK(cp_mlflow_run_delete(g_m, cid, g_err));
     OK(cp_mlflow_run_delete(g_m, pid, g_err));
+    OK(cp_mlflow_experiment_delete(g_m, exp_id, g_err));
+    cp_mlflow_experiment_destroy(e2);
+    OK(cp_mlflow_experiment_get_by_name(g_m, name, &e2, g_err));
+    assert_string_equal(cp_mlflow_experiment_lifecycle_stage(e2), "deleted");
+    cp_mlflow_experiment_destroy(e2);
+    e2 = NULL;
     cp_mlflow_run_destroy(parent);
     cp_mlflow_run_destroy(child);
     cp_mlflow_experiment_destroy(e);

@@ -31,8 +31,7 @@ static char g_tmp[256];  /* local scratch */
     do {                                                                                           \
         cp_rest_code_t rc_ = (call);                                                               \
         if (rc_ != CP_REST_OK)                                                                     \
-            fail_msg("%s -> %s: %s", #call, cp_rest_code_name(rc_),                                \
-                     cp_rest_error_message(g_err));                                                \
+            fail_msg("%s -> %s: %s", #call, cp_rest_code_name(rc_), cp_rest_error_message(g_err)); \
     } while (0)
 
 static int setup(void **state)

@@ -532,6 +532,8 @@ static void registry_flow(void **state)
     assert_non_null(strstr(cp_rest_error_message(f->err), "champion"));
     assert_string_equal(cp_rest_error_remote_code(f->err), "INVALID_PARAMETER_VALUE");
     assert_int_equal(cp_rest_error_http_status(f->err), 400);
+    assert_int_equal(cp_mlflow_model_alias_get(f->m, "carprice", "champion", &mv, NULL),
+                     CP_REST_ERR_NOT_FOUND);
 }
 
 static void wait_ready_reports_failure_and_timeout(void **state)
