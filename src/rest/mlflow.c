@@ -113,8 +113,11 @@ cp_rest_code_t cp_mlflow_error_from_response(long status, const char *body, size
     json_t *j = json_loadb(body ? body : "", body ? len : 0, 0, NULL);
     const char *ec = cp_rest_json_str(j, "error_code");
     const char *msg = cp_rest_json_str(j, "message");
+    /* body is len bytes, not necessarily NUL-terminated. */
+    char start[201];
+    cp_rest_printable(start, sizeof start, body, len < 200 ? len : 200);
     if (!ec) {
-        cp_rest_code_t code = cp_http_status_error(status, body, err, what);
+        cp_rest_code_t code = cp_http_status_error(status, start, err, what);
         json_decref(j);
         return code;
     }

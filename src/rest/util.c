@@ -11,7 +11,7 @@ void cp_rest_printable(char *dst, size_t cap, const char *s, size_t max)
     if (!cap)
         return;
     size_t n = 0;
-    for (; s && *s && n < max && n + 1 < cap; s++) {
+    for (; s && n < max && n + 1 < cap && *s; s++) {
         unsigned char c = (unsigned char)*s;
         dst[n++] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
     }
@@ -49,7 +49,7 @@ cp_rest_code_t cp_rest_json_parse(const char *body, size_t len, json_t **out, cp
     json_t *v = json_loadb(body ? body : "", body ? len : 0, JSON_REJECT_DUPLICATES, &je);
     if (!v || !json_is_object(v)) {
         char start[81];
-        cp_rest_printable(start, sizeof start, body, 80);
+        cp_rest_printable(start, sizeof start, body, len < 80 ? len : 80);
         json_decref(v);
         if (v)
             return cp_rest_fail(err, CP_REST_ERR_PROTOCOL, "%s: response is not a JSON object: %s",

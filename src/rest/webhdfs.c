@@ -115,8 +115,11 @@ cp_rest_code_t cp_hdfs_error_from_response(long status, const char *body, size_t
     const json_t *re = json_object_get(j, "RemoteException");
     const char *ex = cp_rest_json_str(re, "exception");
     const char *msg = cp_rest_json_str(re, "message");
+    /* body is len bytes, not necessarily NUL-terminated. */
+    char start[201];
+    cp_rest_printable(start, sizeof start, body, len < 200 ? len : 200);
     if (!ex) {
-        cp_rest_code_t code = cp_http_status_error(status, body, err, what);
+        cp_rest_code_t code = cp_http_status_error(status, start, err, what);
         json_decref(j);
         return code;
     }
