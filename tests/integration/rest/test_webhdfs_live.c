@@ -309,7 +309,6 @@ static void batches_with_success_markers(void **state)
     (void)state;
     char raw[300];
     snprintf(raw, sizeof raw, "%s/raw", g_base);
-    /* 1200 entries: more than one LISTSTATUS_BATCH page (dfs.ls.limit 1000). */
     char p[400];
     for (int i = 0; i < 4; i++) {
         snprintf(p, sizeof p, "%s/batch-%05d", raw, i);
@@ -321,6 +320,7 @@ static void batches_with_success_markers(void **state)
             OK(cp_hdfs_create(g_h, p, "", 0, NULL, g_err));
         }
     }
+    /* 1200 entries: more than one LISTSTATUS_BATCH page (dfs.ls.limit 1000). */
     char many[300];
     snprintf(many, sizeof many, "%s/many", g_base);
     OK(cp_hdfs_mkdirs(g_h, many, 0, g_err));
