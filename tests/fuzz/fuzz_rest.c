@@ -1,10 +1,6 @@
 /* libFuzzer target for the REST clients' parsers of server bytes: MLflow and
- * WebHDFS JSON bodies, error bodies, listings, artifact URIs and paths.
- * Not part of the unit build; wire it into tests/fuzz with
- *   carprice_fuzz_target(fuzz_rest SOURCES ${PROJECT_SOURCE_DIR}/tests/unit/rest/
- *       fuzz_rest_responses.c <the carprice_rest sources>)
- * plus jansson, libcurl and carprice_common. The first input byte picks the
- * parser; the rest is the body. */
+ * WebHDFS JSON bodies, error bodies, listings, artifact URIs and paths. The
+ * first input byte picks the parser; the rest is the body. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
