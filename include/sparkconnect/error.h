@@ -39,7 +39,9 @@ void sc_error_clear(sc_error_t *err);
 sc_code_t sc_error_code(const sc_error_t *err);
 const char *sc_error_message(const sc_error_t *err);
 int sc_error_grpc_status(const sc_error_t *err);      /* 0 (OK) when not an RPC failure */
-const char *sc_error_class(const sc_error_t *err);    /* e.g. "TABLE_OR_VIEW_NOT_FOUND" */
+const char *sc_error_class(const sc_error_t *err);    /* e.g. "TABLE_OR_VIEW_NOT_FOUND"; for
+                                                       * JVM errors without one, the exception
+                                                       * class ("java.util.NoSuchElementException") */
 const char *sc_error_sqlstate(const sc_error_t *err); /* e.g. "42P01" */
 bool sc_error_retriable(const sc_error_t *err);       /* true when retrying may succeed */
 

@@ -8,6 +8,7 @@
 
 #include "sparkconnect/dataframe.h"
 #include "sparkconnect/error.h"
+#include "sparkconnect/ml.h"
 #include "sparkconnect/result.h"
 #include "sparkconnect/session.h"
 #include "sparkconnect/streaming.h"

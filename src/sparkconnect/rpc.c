@@ -346,11 +346,14 @@ static sc_code_t status_to_error(grpc_status_code status, grpc_slice details,
     if (strncmp(error_class, "INVALID_HANDLE.SESSION", 22) == 0 ||
         (dlen > 0 && strstr(error_class, "SESSION_CHANGED")))
         code = SC_ERR_SESSION_LOST;
+    /* Errors without a Spark error class (plain JVM exceptions) are named by
+     * their exception class, which Spark sends as the ErrorInfo reason. */
+    const char *name = error_class[0] ? error_class : reason[0] ? reason : status_name(status);
     const char *m = strrchr(method, '/');
-    sc_error_set(err, code, "%s failed: %s%s%.*s", m ? m + 1 : method,
-                 error_class[0] ? error_class : status_name(status), dlen > 0 ? ": " : "", dlen,
-                 dptr);
-    sc_error_set_detail(err, (int)status, error_class, sqlstate, retriable);
+    sc_error_set(err, code, "%s failed: %s%s%.*s", m ? m + 1 : method, name, dlen > 0 ? ": " : "",
+                 dlen, dptr);
+    sc_error_set_detail(err, (int)status, error_class[0] ? error_class : reason, sqlstate,
+                        retriable);
     return code;
 }
 
