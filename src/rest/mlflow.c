@@ -248,7 +248,7 @@ cp_rest_code_t cp_mlflow_experiment_get_by_name(cp_mlflow_t *m, const char *name
     if (need(name, "name", err, what))
         return CP_REST_ERR_INVALID_ARG;
     const char *kv[] = {"experiment_name", name, NULL};
-    json_t *resp, *e;
+    json_t *resp = NULL, *e = NULL;
     cp_rest_code_t rc =
         cp_mlflow_get(m, MLFLOW_API "/experiments/get-by-name", kv, &resp, err, what);
     if (rc == CP_REST_OK)

@@ -437,7 +437,7 @@ cp_rest_code_t cp_hdfs_mkdirs(cp_hdfs_t *h, const char *path, unsigned permissio
     char extra[32] = "";
     if (permission)
         snprintf(extra, sizeof extra, "&permission=%o", permission & 07777);
-    bool ok;
+    bool ok = false;
     cp_rest_code_t rc = nn_bool(h, "PUT", path, "MKDIRS", extra, &ok, err, "mkdirs");
     if (rc == CP_REST_OK && !ok)
         rc = cp_rest_fail(err, CP_REST_ERR_FAILED, "mkdirs %s: HDFS refused", path);
@@ -460,7 +460,7 @@ cp_rest_code_t cp_hdfs_rename(cp_hdfs_t *h, const char *src, const char *dst, bo
     free(d);
     if (!extra)
         return cp_rest_fail(err, CP_REST_ERR_NOMEM, "out of memory");
-    bool ok;
+    bool ok = false;
     rc = nn_bool(h, "PUT", src, "RENAME", extra, &ok, err, "rename");
     free(extra);
     if (rc == CP_REST_OK && !ok)
@@ -482,7 +482,7 @@ cp_rest_code_t cp_hdfs_delete(cp_hdfs_t *h, const char *path, bool recursive, bo
         return cp_rest_fail(err, CP_REST_ERR_INVALID_ARG, "delete: missing argument");
     if (path && strcmp(path, "/") == 0)
         return cp_rest_fail(err, CP_REST_ERR_INVALID_ARG, "delete: refusing to delete /");
-    bool ok;
+    bool ok = false;
     cp_rest_code_t rc =
         nn_bool(h, "DELETE", path, "DELETE", recursive ? "&recursive=true" : "&recursive=false",
                 &ok, err, "delete");

@@ -174,6 +174,10 @@ static void namenode(hdfs_state_t *s, const fake_req_t *req, fake_resp_t *resp)
             free(d->data);
             *d = s->n[--s->count];
             n = find(s, path);
+            if (!n) { /* cannot happen: path was found above and d != n */
+                fake_reply(resp, 500, "{}");
+                return;
+            }
         }
         snprintf(n->path, sizeof n->path, "%s", dst);
         if (opts)
