@@ -45,6 +45,22 @@ Spark__Connect__Relation *sc_df_relation(const sc_df_t *df, sc_error_t *err)
     return r;
 }
 
+/* Makes *out from `rel`, a relation over df: df's plan is unpacked into
+ * *input_slot (a field of the message that rel wraps) just for packing. */
+static sc_code_t derive(const sc_df_t *df, Spark__Connect__Relation *rel,
+                        Spark__Connect__Relation **input_slot, sc_df_t **out, sc_error_t *err)
+{
+    *out = NULL;
+    Spark__Connect__Relation *in = sc_df_relation(df, err);
+    if (!in)
+        return SC_ERR_NOMEM;
+    *input_slot = in;
+    sc_code_t rc = sc_df_from_relation(df->s, rel, out, err);
+    *input_slot = NULL;
+    spark__connect__relation__free_unpacked(in, NULL);
+    return rc;
+}
+
 void sc_df_destroy(sc_df_t *df)
 {
     if (!df)
@@ -252,12 +268,11 @@ sc_code_t sc_df_select_expr(const sc_df_t *df, const char *const *exprs, size_t 
     *out = NULL;
     if (n == 0)
         return sc_error_set(err, SC_ERR_INVALID_ARG, "select_expr needs at least one expression");
-    Spark__Connect__Relation *in = sc_df_relation(df, err);
     Spark__Connect__Expression *e = calloc(n, sizeof *e);
     Spark__Connect__Expression__ExpressionString *es = calloc(n, sizeof *es);
     Spark__Connect__Expression **ep = calloc(n, sizeof *ep);
     sc_code_t rc;
-    if (!in || !e || !es || !ep) {
+    if (!e || !es || !ep) {
         rc = sc_error_set(err, SC_ERR_NOMEM, "out of memory");
         goto done;
     }
@@ -266,16 +281,13 @@ sc_code_t sc_df_select_expr(const sc_df_t *df, const char *const *exprs, size_t 
         ep[i] = &e[i];
     }
     Spark__Connect__Project p = SPARK__CONNECT__PROJECT__INIT;
-    p.input = in;
     p.n_expressions = n;
     p.expressions = ep;
     Spark__Connect__Relation rel = SPARK__CONNECT__RELATION__INIT;
     rel.rel_type_case = SPARK__CONNECT__RELATION__REL_TYPE_PROJECT;
     rel.project = &p;
-    rc = sc_df_from_relation(df->s, &rel, out, err);
+    rc = derive(df, &rel, &p.input, out, err);
 done:
-    if (in)
-        spark__connect__relation__free_unpacked(in, NULL);
     free(e);
     free(es);
     free(ep);
@@ -287,21 +299,15 @@ sc_code_t sc_df_filter(const sc_df_t *df, const char *condition, sc_df_t **out, 
     *out = NULL;
     if (!condition)
         return sc_error_set(err, SC_ERR_INVALID_ARG, "filter needs a condition");
-    Spark__Connect__Relation *in = sc_df_relation(df, err);
-    if (!in)
-        return SC_ERR_NOMEM;
     Spark__Connect__Expression e;
     Spark__Connect__Expression__ExpressionString es;
     expr_string(&e, &es, condition);
     Spark__Connect__Filter f = SPARK__CONNECT__FILTER__INIT;
-    f.input = in;
     f.condition = &e;
     Spark__Connect__Relation rel = SPARK__CONNECT__RELATION__INIT;
     rel.rel_type_case = SPARK__CONNECT__RELATION__REL_TYPE_FILTER;
     rel.filter = &f;
-    sc_code_t rc = sc_df_from_relation(df->s, &rel, out, err);
-    spark__connect__relation__free_unpacked(in, NULL);
-    return rc;
+    return derive(df, &rel, &f.input, out, err);
 }
 
 sc_code_t sc_df_with_column(const sc_df_t *df, const char *name, const char *expr, sc_df_t **out,
@@ -310,9 +316,6 @@ sc_code_t sc_df_with_column(const sc_df_t *df, const char *name, const char *exp
     *out = NULL;
     if (!name || !expr)
         return sc_error_set(err, SC_ERR_INVALID_ARG, "with_column needs a name and an expression");
-    Spark__Connect__Relation *in = sc_df_relation(df, err);
-    if (!in)
-        return SC_ERR_NOMEM;
     Spark__Connect__Expression e;
     Spark__Connect__Expression__ExpressionString es;
     expr_string(&e, &es, expr);
@@ -323,15 +326,12 @@ sc_code_t sc_df_with_column(const sc_df_t *df, const char *name, const char *exp
     alias.name = names;
     Spark__Connect__Expression__Alias *aliases[1] = {&alias};
     Spark__Connect__WithColumns wc = SPARK__CONNECT__WITH_COLUMNS__INIT;
-    wc.input = in;
     wc.n_aliases = 1;
     wc.aliases = aliases;
     Spark__Connect__Relation rel = SPARK__CONNECT__RELATION__INIT;
     rel.rel_type_case = SPARK__CONNECT__RELATION__REL_TYPE_WITH_COLUMNS;
     rel.with_columns = &wc;
-    sc_code_t rc = sc_df_from_relation(df->s, &rel, out, err);
-    spark__connect__relation__free_unpacked(in, NULL);
-    return rc;
+    return derive(df, &rel, &wc.input, out, err);
 }
 
 sc_code_t sc_df_limit(const sc_df_t *df, int32_t n, sc_df_t **out, sc_error_t *err)
@@ -339,18 +339,12 @@ sc_code_t sc_df_limit(const sc_df_t *df, int32_t n, sc_df_t **out, sc_error_t *e
     *out = NULL;
     if (n < 0)
         return sc_error_set(err, SC_ERR_INVALID_ARG, "limit must not be negative");
-    Spark__Connect__Relation *in = sc_df_relation(df, err);
-    if (!in)
-        return SC_ERR_NOMEM;
     Spark__Connect__Limit l = SPARK__CONNECT__LIMIT__INIT;
-    l.input = in;
     l.limit = n;
     Spark__Connect__Relation rel = SPARK__CONNECT__RELATION__INIT;
     rel.rel_type_case = SPARK__CONNECT__RELATION__REL_TYPE_LIMIT;
     rel.limit = &l;
-    sc_code_t rc = sc_df_from_relation(df->s, &rel, out, err);
-    spark__connect__relation__free_unpacked(in, NULL);
-    return rc;
+    return derive(df, &rel, &l.input, out, err);
 }
 
 sc_code_t sc_df_with_watermark(const sc_df_t *df, const char *event_time, const char *delay,
@@ -359,19 +353,13 @@ sc_code_t sc_df_with_watermark(const sc_df_t *df, const char *event_time, const 
     *out = NULL;
     if (!event_time || !delay)
         return sc_error_set(err, SC_ERR_INVALID_ARG, "with_watermark needs a column and a delay");
-    Spark__Connect__Relation *in = sc_df_relation(df, err);
-    if (!in)
-        return SC_ERR_NOMEM;
     Spark__Connect__WithWatermark w = SPARK__CONNECT__WITH_WATERMARK__INIT;
-    w.input = in;
     w.event_time = (char *)event_time;
     w.delay_threshold = (char *)delay;
     Spark__Connect__Relation rel = SPARK__CONNECT__RELATION__INIT;
     rel.rel_type_case = SPARK__CONNECT__RELATION__REL_TYPE_WITH_WATERMARK;
     rel.with_watermark = &w;
-    sc_code_t rc = sc_df_from_relation(df->s, &rel, out, err);
-    spark__connect__relation__free_unpacked(in, NULL);
-    return rc;
+    return derive(df, &rel, &w.input, out, err);
 }
 
 /* ---- actions ---- */
@@ -404,15 +392,11 @@ sc_code_t sc_df_collect(const sc_df_t *df, sc_result_t **out, sc_error_t *err)
 
 sc_code_t sc_df_count(const sc_df_t *df, int64_t *count, sc_error_t *err)
 {
-    Spark__Connect__Relation *in = sc_df_relation(df, err);
-    if (!in)
-        return SC_ERR_NOMEM;
     Spark__Connect__Expression e;
     Spark__Connect__Expression__ExpressionString es;
     expr_string(&e, &es, "count(1) AS count");
     Spark__Connect__Expression *ep[1] = {&e};
     Spark__Connect__Aggregate agg = SPARK__CONNECT__AGGREGATE__INIT;
-    agg.input = in;
     agg.group_type = SPARK__CONNECT__AGGREGATE__GROUP_TYPE__GROUP_TYPE_GROUPBY;
     agg.n_aggregate_expressions = 1;
     agg.aggregate_expressions = ep;
@@ -420,8 +404,7 @@ sc_code_t sc_df_count(const sc_df_t *df, int64_t *count, sc_error_t *err)
     rel.rel_type_case = SPARK__CONNECT__RELATION__REL_TYPE_AGGREGATE;
     rel.aggregate = &agg;
     sc_df_t *cdf = NULL;
-    sc_code_t rc = sc_df_from_relation(df->s, &rel, &cdf, err);
-    spark__connect__relation__free_unpacked(in, NULL);
+    sc_code_t rc = derive(df, &rel, &agg.input, &cdf, err);
     if (rc != SC_OK)
         return rc;
     sc_result_t *res = NULL;
