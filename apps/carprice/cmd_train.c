@@ -19,7 +19,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: carprice train --input PATH... --out DIR [--remote sc://HOST:PORT]\n"
             "                      [--sql-dir DIR] [--holdout F] [--seed S] [--folds K]\n"
-            "                      [--no-progress]\n"
+            "                      [--min-category-count N] [--no-progress]\n"
             "\n"
             "Reads raw CSV listings (files or directories; local, file:// or hdfs://) through\n"
             "Spark Connect, applies sql/features.sql and sql/train_rows.sql, counts dropped rows\n"
@@ -36,7 +36,10 @@ static void usage(FILE *out)
             "  --sql-dir DIR  the SQL files (default $CARPRICE_SQL_DIR, then %s)\n"
             "  --holdout F    fraction held out, 0 < F < 1 (default 0.1)\n"
             "  --seed S       seed of the holdout and fold hashes (default 42)\n"
-            "  --folds K      folds of the fold column (default 3)\n",
+            "  --folds K      folds of the fold column (default 3)\n"
+            "  --min-category-count N\n"
+            "                 categories seen fewer than N times in the training rows share\n"
+            "                 the index of unseen ones (default 5; 0 keeps all)\n",
             CARPRICE_SQL_DIR);
 }
 
@@ -94,6 +97,10 @@ int cmd_train(int argc, char **argv)
             if (parse_num(a, argv[++i], &v) != 0)
                 goto done;
             o.folds = (int)v;
+        } else if (!strcmp(a, "--min-category-count") && has_value) {
+            if (parse_num(a, argv[++i], &v) != 0)
+                goto done;
+            o.min_category_count = (int)v;
         } else if (!strcmp(a, "--no-progress")) {
             o.progress = 0;
         } else {

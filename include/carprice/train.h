@@ -4,7 +4,11 @@
  * (rows counted by drop reason), a deterministic hash split into training and
  * holdout rows with a fold id for cross-validation, the feature pipeline
  * (Imputer -> StringIndexer -> OneHotEncoder -> VectorAssembler) fitted on the
- * training rows, and a quick smoke model scored on the holdout. Outputs in
+ * training rows, and a quick smoke model scored on the holdout. Categories
+ * rarer than min_category_count in the training rows are left out of the
+ * StringIndexer's fit, so they share the extra index that handleInvalid=keep
+ * gives unseen categories (the same in serving, with no mapping table).
+ * Outputs in
  * out_dir, as the Spark server sees it:
  *   train-set/         Parquet: listing_id, fold, label, features
  *   feature-pipeline/  a standard Spark PipelineModel of the fitted stages
@@ -20,16 +24,18 @@
 typedef struct {
     const char *const *inputs; /* raw CSV files or directories: local, file:// or hdfs:// */
     size_t ninputs;
-    const char *out_dir; /* local path, file:// or hdfs:// URI */
-    const char *remote;  /* Spark Connect URL; NULL for sc://127.0.0.1:15002 */
-    const char *sql_dir; /* directory of raw_schema.ddl, features.sql, train_rows.sql */
-    double holdout;      /* fraction of rows held out, in (0, 1) */
-    int64_t seed;        /* seed of the split and fold hashes */
-    int folds;           /* k of the fold column, >= 2 */
-    int progress;        /* non-zero: show step and task progress on stderr */
+    const char *out_dir;    /* local path, file:// or hdfs:// URI */
+    const char *remote;     /* Spark Connect URL; NULL for sc://127.0.0.1:15002 */
+    const char *sql_dir;    /* directory of raw_schema.ddl, features.sql, train_rows.sql */
+    double holdout;         /* fraction of rows held out, in (0, 1) */
+    int64_t seed;           /* seed of the split and fold hashes */
+    int folds;              /* k of the fold column, >= 2 */
+    int min_category_count; /* rarer categories share the unseen-category index; <= 1: off */
+    int progress;           /* non-zero: show step and task progress on stderr */
 } cp_train_opts_t;
 
-/* Fills opts with defaults: holdout 0.1, seed 42, 3 folds, no progress. */
+/* Fills opts with defaults: holdout 0.1, seed 42, 3 folds, categories seen at
+ * least 5 times, no progress. */
 void cp_train_opts_init(cp_train_opts_t *opts);
 
 #define CP_TRAIN_MAX_REASONS 16

@@ -403,20 +403,46 @@ static void free_names(char **names, size_t n)
     free(names);
 }
 
-/* Fits one stage on *df, then replaces *df by its transform. */
-static int fit_stage(run_t *r, sc_df_t **df, const char *cls, sc_params_t *p, sc_model_t **stage)
+/* Fits one stage on fit_df (NULL: on *df), then replaces *df by the stage's
+ * transform of it. p stays the caller's. */
+static int fit_stage(run_t *r, const sc_df_t *fit_df, sc_df_t **df, const char *cls,
+                     const sc_params_t *p, sc_model_t **stage)
 {
     sc_df_t *next = NULL;
     if (!p)
         return failf(r, "out of memory");
-    if (sc_ml_fit(*df, cls, p, stage, r->err) != SC_OK ||
-        sc_model_transform(*stage, *df, NULL, &next, r->err) != SC_OK) {
-        sc_params_destroy(p);
+    if (sc_ml_fit(fit_df ? fit_df : *df, cls, p, stage, r->err) != SC_OK ||
+        sc_model_transform(*stage, *df, NULL, &next, r->err) != SC_OK)
         return fail_spark(r, strrchr(cls, '.') + 1);
-    }
-    sc_params_destroy(p);
     sc_df_destroy(*df);
     *df = next;
+    return 0;
+}
+
+/* Categories seen fewer than min_count times in the training rows are hidden
+ * from the StringIndexer's fit (as NULL, which a fit ignores). With
+ * handleInvalid=keep they then share the extra "unseen" index with
+ * categories that serving meets for the first time, in training and serving
+ * alike, and the fitted pipeline stays a plain standard one: no mapping table
+ * or SQL change is needed. */
+static int cap_rare(run_t *r, const sc_df_t *df, sc_df_t **out)
+{
+    sc_df_t *cur = NULL;
+    if (sc_df_select_expr(df, (const char *const[]){"*"}, 1, &cur, r->err) != SC_OK)
+        return fail_spark(r, "rare categories");
+    for (size_t i = 0; i < NCAT && r->o->min_category_count > 1; i++) {
+        char expr[256];
+        sc_df_t *next = NULL;
+        snprintf(expr, sizeof expr, "CASE WHEN count(1) OVER (PARTITION BY %s) >= %d THEN %s END",
+                 category_cols[i], r->o->min_category_count, category_cols[i]);
+        if (sc_df_with_column(cur, category_cols[i], expr, &next, r->err) != SC_OK) {
+            sc_df_destroy(cur);
+            return fail_spark(r, "rare categories");
+        }
+        sc_df_destroy(cur);
+        cur = next;
+    }
+    *out = cur;
     return 0;
 }
 
@@ -427,7 +453,7 @@ static int fit_features(run_t *r, const sc_df_t *train, sc_model_t *stages[4])
     char **imputed = renamed(numeric_cols, NNUM, "i_");
     char **indexed = renamed(category_cols, NCAT, "x_");
     char **encoded = renamed(category_cols, NCAT, "v_");
-    sc_df_t *df = NULL;
+    sc_df_t *df = NULL, *capped = NULL;
     sc_params_t *p = NULL;
     int rc = -1;
     const char *asm_cols[NNUM + NCAT];
@@ -448,8 +474,9 @@ static int fit_features(run_t *r, const sc_df_t *train, sc_model_t *stages[4])
          sc_params_set_strings(p, "outputCols", (const char *const *)imputed, NNUM, e) != SC_OK ||
          sc_params_set_string(p, "strategy", "median", e) != SC_OK))
         goto params_failed;
-    if (fit_stage(r, &df, IMPUTER, p, &stages[0]) != 0)
+    if (fit_stage(r, NULL, &df, IMPUTER, p, &stages[0]) != 0)
         goto done;
+    sc_params_destroy(p);
 
     /* Most frequent category first (index 0), ties broken alphabetically, so
      * indices are stable for the same data; unseen categories get their own
@@ -461,8 +488,10 @@ static int fit_features(run_t *r, const sc_df_t *train, sc_model_t *stages[4])
          sc_params_set_string(p, "handleInvalid", "keep", e) != SC_OK ||
          sc_params_set_string(p, "stringOrderType", "frequencyDesc", e) != SC_OK))
         goto params_failed;
-    if (fit_stage(r, &df, STRING_INDEXER, p, &stages[1]) != 0)
+    if (cap_rare(r, df, &capped) != 0 ||
+        fit_stage(r, capped, &df, STRING_INDEXER, p, &stages[1]) != 0)
         goto done;
+    sc_params_destroy(p);
 
     p = sc_params_new();
     if (p &&
@@ -470,8 +499,9 @@ static int fit_features(run_t *r, const sc_df_t *train, sc_model_t *stages[4])
          sc_params_set_strings(p, "outputCols", (const char *const *)encoded, NCAT, e) != SC_OK ||
          sc_params_set_string(p, "handleInvalid", "keep", e) != SC_OK))
         goto params_failed;
-    if (fit_stage(r, &df, ONE_HOT, p, &stages[2]) != 0)
+    if (fit_stage(r, NULL, &df, ONE_HOT, p, &stages[2]) != 0)
         goto done;
+    sc_params_destroy(p);
 
     for (size_t i = 0; i < NNUM; i++)
         asm_cols[i] = imputed[i];
@@ -491,6 +521,7 @@ params_failed:
     rc = p ? fail_spark(r, "feature parameters") : failf(r, "out of memory");
 done:
     sc_params_destroy(p);
+    sc_df_destroy(capped);
     sc_df_destroy(df);
     free_names(imputed, NNUM);
     free_names(indexed, NCAT);
@@ -516,13 +547,14 @@ static int write_summary(run_t *r, const char *dir)
             fputc(*c == ' ' || *c == '=' ? '_' : *c, f);
         fprintf(f, "=%lld\n", (long long)s->reason_rows[i]);
     }
-    fprintf(f,
-            "train_rows=%lld\nholdout_rows=%lld\nnum_features=%lld\nholdout=%g\nseed=%lld\n"
-            "folds=%d\nsmoke_rmse_log=%.6f\nsmoke_r2_log=%.6f\nsecs_etl=%.1f\n"
-            "secs_features=%.1f\nsecs_write=%.1f\nsecs_smoke=%.1f\nsecs_total=%.1f\n",
-            (long long)s->train_rows, (long long)s->holdout_rows, (long long)s->num_features,
-            r->o->holdout, (long long)r->o->seed, r->o->folds, s->smoke_rmse, s->smoke_r2,
-            s->secs_etl, s->secs_features, s->secs_write, s->secs_smoke, s->secs_total);
+    fprintf(
+        f,
+        "train_rows=%lld\nholdout_rows=%lld\nnum_features=%lld\nholdout=%g\nseed=%lld\n"
+        "folds=%d\nmin_category_count=%d\nsmoke_rmse_log=%.6f\nsmoke_r2_log=%.6f\nsecs_etl=%.1f\n"
+        "secs_features=%.1f\nsecs_write=%.1f\nsecs_smoke=%.1f\nsecs_total=%.1f\n",
+        (long long)s->train_rows, (long long)s->holdout_rows, (long long)s->num_features,
+        r->o->holdout, (long long)r->o->seed, r->o->folds, r->o->min_category_count, s->smoke_rmse,
+        s->smoke_r2, s->secs_etl, s->secs_features, s->secs_write, s->secs_smoke, s->secs_total);
     if (fclose(f) != 0 || rename(tmp, path) != 0)
         return failf(r, "cannot write %s: %s", path, strerror(errno));
     return 0;
@@ -534,6 +566,7 @@ void cp_train_opts_init(cp_train_opts_t *opts)
     opts->holdout = 0.1;
     opts->seed = 42;
     opts->folds = 3;
+    opts->min_category_count = 5;
 }
 
 /* Everything after the session is up. */

@@ -23,7 +23,8 @@
 #include "sparkconnect/session.h"
 
 #define ROWS 5000
-/* Measured 0.903 (LinearRegression, regParam 0.001, seed 42, 5k rows). */
+/* Measured 0.904 (LinearRegression, regParam 0.001, seed 42, 5k rows, categories
+ * seen at least 5 times; 0.903 with all categories). */
 #define SMOKE_R2_FLOOR 0.85
 
 static const char *carprice, *sql_dir;
