@@ -12,8 +12,10 @@
  * out_dir, as the Spark server sees it:
  *   train-set/         Parquet: listing_id, fold, label, features
  *   feature-pipeline/  a standard Spark PipelineModel of the fitted stages
- *   etl-summary.txt    key=value counts and metrics (local out_dir only)
- *   _SUCCESS           written last; absent while a run is in progress
+ *   etl-summary.txt    key=value counts, metrics and times
+ *   _SUCCESS           removed first, written last: only a complete run has it
+ * The two small files go to a local directory directly, to hdfs:// through
+ * WebHDFS ($CARPRICE_WEBHDFS_URL, $CARPRICE_HDFS_USER).
  * Not thread-safe: one run per call; the run owns its Spark session. */
 #ifndef CARPRICE_TRAIN_H
 #define CARPRICE_TRAIN_H

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "carprice/log.h"
+#include "carprice/webhdfs.h"
 #include "sparkconnect/dataframe.h"
 #include "sparkconnect/ml.h"
 #include "sparkconnect/session.h"
@@ -53,7 +54,10 @@ typedef struct {
     sc_error_t *err;
     const char *step;
     double t0, step_t0;
-    bool progress_line; /* a \r progress line is on the terminal */
+    bool progress_line;   /* a \r progress line is on the terminal */
+    const char *out_path; /* output directory: local path, or path on HDFS */
+    cp_hdfs_t *hdfs;      /* WebHDFS client for hdfs:// output, else NULL */
+    cp_rest_error_t *rest_err;
 } run_t;
 
 static double now(void)
@@ -529,14 +533,12 @@ done:
     return rc;
 }
 
-static int write_summary(run_t *r, const char *dir)
+/* The key=value summary; *text is malloc'd. */
+static int summary_text(run_t *r, char **text, size_t *len)
 {
-    char path[PATH_MAX + 32], tmp[PATH_MAX + 48];
-    snprintf(path, sizeof path, "%s/etl-summary.txt", dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
+    FILE *f = open_memstream(text, len);
     if (!f)
-        return failf(r, "cannot write %s: %s", tmp, strerror(errno));
+        return failf(r, "out of memory");
     const cp_train_result_t *s = r->res;
     fprintf(f, "rows_read=%lld\nrows_kept=%lld\nrows_dropped=%lld\n", (long long)s->rows_read,
             (long long)s->rows_kept, (long long)s->rows_dropped);
@@ -555,8 +557,50 @@ static int write_summary(run_t *r, const char *dir)
         (long long)s->train_rows, (long long)s->holdout_rows, (long long)s->num_features,
         r->o->holdout, (long long)r->o->seed, r->o->folds, r->o->min_category_count, s->smoke_rmse,
         s->smoke_r2, s->secs_etl, s->secs_features, s->secs_write, s->secs_smoke, s->secs_total);
-    if (fclose(f) != 0 || rename(tmp, path) != 0)
+    if (fclose(f) != 0) {
+        free(*text);
+        return failf(r, "out of memory");
+    }
+    return 0;
+}
+
+/* Writes dir/name with data: a local file (temporary name, renamed) or, for
+ * hdfs:// output, a file through WebHDFS. */
+static int put_file(run_t *r, const char *name, const char *data, size_t len)
+{
+    char path[PATH_MAX + 64], tmp[PATH_MAX + 80];
+    snprintf(path, sizeof path, "%s/%s", r->out_path, name);
+    if (r->hdfs) {
+        cp_hdfs_write_opts_t wo = {.overwrite = true};
+        if (cp_hdfs_create(r->hdfs, path, data, len, &wo, r->rest_err) != CP_REST_OK)
+            return failf(r, "cannot write %s on HDFS: %s", path,
+                         cp_rest_error_message(r->rest_err));
+        return 0;
+    }
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return failf(r, "cannot write %s: %s", tmp, strerror(errno));
+    size_t n = fwrite(data, 1, len, f);
+    if (fclose(f) != 0 || n != len || rename(tmp, path) != 0)
         return failf(r, "cannot write %s: %s", path, strerror(errno));
+    return 0;
+}
+
+/* Removes dir/_SUCCESS of an earlier run, so that a failed rerun does not
+ * look complete. */
+static int remove_marker(run_t *r)
+{
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/_SUCCESS", r->out_path);
+    if (r->hdfs) {
+        if (cp_hdfs_delete(r->hdfs, path, false, NULL, r->rest_err) != CP_REST_OK)
+            return failf(r, "cannot remove %s on HDFS: %s", path,
+                         cp_rest_error_message(r->rest_err));
+        return 0;
+    }
+    if (unlink(path) != 0 && errno != ENOENT)
+        return failf(r, "cannot remove %s: %s", path, strerror(errno));
     return 0;
 }
 
@@ -570,8 +614,7 @@ void cp_train_opts_init(cp_train_opts_t *opts)
 }
 
 /* Everything after the session is up. */
-static int run_stages(run_t *r, const char *const *uris, size_t n, const char *out_uri,
-                      const char *local_out)
+static int run_stages(run_t *r, const char *const *uris, size_t n, const char *out_uri)
 {
     cp_train_result_t *res = r->res;
     sc_df_t *train = NULL, *holdout = NULL, *prepared = NULL, *set = NULL, *back = NULL;
@@ -667,22 +710,14 @@ static int run_stages(run_t *r, const char *const *uris, size_t n, const char *o
                 (long long)res->holdout_rows, res->smoke_rmse, res->smoke_r2);
 
     res->secs_total = now() - r->t0;
-    if (local_out) {
-        if (write_summary(r, local_out) != 0)
-            goto done;
-        char marker[PATH_MAX + 16];
-        snprintf(marker, sizeof marker, "%s/_SUCCESS", local_out);
-        FILE *f = fopen(marker, "w");
-        if (!f || fclose(f) != 0) {
-            rc = failf(r, "cannot write %s: %s", marker, strerror(errno));
-            goto done;
-        }
-    } else {
-        cp_log_warn("train.no_marker",
-                    "out=%s reason=\"summary and _SUCCESS are written for "
-                    "local output directories only\"",
-                    out_uri);
-    }
+    char *text = NULL;
+    size_t len = 0;
+    if (summary_text(r, &text, &len) != 0)
+        goto done;
+    int put = put_file(r, "etl-summary.txt", text, len);
+    free(text);
+    if (put != 0 || put_file(r, "_SUCCESS", "", 0) != 0)
+        goto done;
     rc = 0;
 done:
     if (r->step)
@@ -718,7 +753,6 @@ int cp_train_run(const cp_train_opts_t *opts, cp_train_result_t *res, char *errb
 
     char **uris = calloc(opts->ninputs, sizeof *uris);
     char out_uri[PATH_MAX + 16], local_out[PATH_MAX];
-    const char *local = NULL;
     int rc = -1;
     if (!uris)
         return failf(&r, "out of memory");
@@ -731,9 +765,8 @@ int cp_train_run(const cp_train_opts_t *opts, cp_train_result_t *res, char *errb
         if (to_uri(&r, opts->inputs[i], uris[i], PATH_MAX + 16) != 0)
             goto done;
     }
-    /* The output directory: local ones are created here and get the
-     * summary and marker; a stale marker goes first so that a failed rerun
-     * does not look complete. */
+    /* The output directory: a local one is created here; the summary and
+     * the marker go beside Spark's outputs, locally or through WebHDFS. */
     const char *od = opts->out_dir;
     if (strncmp(od, "file://", 7) == 0)
         od += 7;
@@ -742,17 +775,24 @@ int cp_train_run(const cp_train_opts_t *opts, cp_train_result_t *res, char *errb
             rc = failf(&r, "output directory %s: %s", opts->out_dir, strerror(errno));
             goto done;
         }
-        local = local_out;
-        char marker[PATH_MAX + 16];
-        snprintf(marker, sizeof marker, "%s/_SUCCESS", local_out);
-        if (unlink(marker) != 0 && errno != ENOENT) {
-            rc = failf(&r, "cannot remove %s: %s", marker, strerror(errno));
+        r.out_path = local_out;
+        snprintf(out_uri, sizeof out_uri, "file://%s", local_out);
+    } else if (strncmp(od, "hdfs://", 7) == 0 && strchr(od + 7, '/')) {
+        snprintf(out_uri, sizeof out_uri, "%s", od);
+        r.out_path = strchr(od + 7, '/');
+        r.rest_err = cp_rest_error_new();
+        if (!r.rest_err || cp_hdfs_new(NULL, &r.hdfs, r.rest_err) != CP_REST_OK) {
+            rc = failf(&r, "WebHDFS client: %s",
+                       r.rest_err ? cp_rest_error_message(r.rest_err) : "out of memory");
             goto done;
         }
-        snprintf(out_uri, sizeof out_uri, "file://%s", local_out);
     } else {
-        snprintf(out_uri, sizeof out_uri, "%s", od);
+        rc = failf(&r, "output directory %s: give a local path, file:// or hdfs://host:port/path",
+                   opts->out_dir);
+        goto done;
     }
+    if (remove_marker(&r) != 0)
+        goto done;
 
     r.err = sc_error_new();
     if (!r.err) {
@@ -770,12 +810,14 @@ int cp_train_run(const cp_train_opts_t *opts, cp_train_result_t *res, char *errb
     sc_session_set_progress(r.s, on_progress, &r);
     cp_log_info("train.start", "inputs=%zu out=%s holdout=%g seed=%lld folds=%d", opts->ninputs,
                 out_uri, opts->holdout, (long long)opts->seed, opts->folds);
-    rc = run_stages(&r, (const char *const *)uris, opts->ninputs, out_uri, local);
+    rc = run_stages(&r, (const char *const *)uris, opts->ninputs, out_uri);
     if (rc == 0)
         cp_log_info("train.done", "secs=%.1f", now() - r.t0);
 done:
     sc_session_destroy(r.s);
     sc_error_destroy(r.err);
+    cp_hdfs_destroy(r.hdfs);
+    cp_rest_error_destroy(r.rest_err);
     for (size_t i = 0; i < opts->ninputs; i++)
         free(uris[i]);
     free(uris);

@@ -18,6 +18,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "carprice/buf.h"
+#include "carprice/webhdfs.h"
 #include "sparkconnect/dataframe.h"
 #include "sparkconnect/ml.h"
 #include "sparkconnect/session.h"
@@ -298,6 +300,65 @@ static void bad_inputs_fail_clearly(void **state)
     assert_non_null(strstr(msg, "carprice train: "));
 }
 
+/* Input and output on HDFS (skipped when WebHDFS does not answer): the
+ * summary and the marker are written through WebHDFS. */
+static void hdfs_input_and_output(void **state)
+{
+    (void)state;
+    const char *nn = getenv("CARPRICE_HDFS_URI");
+    if (!nn || !*nn)
+        nn = "hdfs://127.0.0.1:9000";
+    cp_rest_error_t *err = cp_rest_error_new();
+    cp_hdfs_t *h = NULL;
+    bool exists = false;
+    assert_int_equal(cp_hdfs_new(NULL, &h, err), CP_REST_OK);
+    if (cp_hdfs_exists(h, "/", &exists, err) != CP_REST_OK) {
+        cp_hdfs_destroy(h);
+        cp_rest_error_destroy(err);
+        skip();
+    }
+    char dir[256], file[512], local[512], input[512], out[512];
+    snprintf(dir, sizeof dir, "%s", tmp); /* the same name on HDFS */
+    snprintf(file, sizeof file, "%s/raw/part-0.csv", dir);
+    snprintf(local, sizeof local, "%s/raw.csv", tmp);
+    if (cp_hdfs_create_from_file(h, file, local, NULL, err) != CP_REST_OK)
+        fail_msg("uploading %s: %s", file, cp_rest_error_message(err));
+    snprintf(input, sizeof input, "%s%s/raw", nn, dir);
+    snprintf(out, sizeof out, "%s%s/out", nn, dir);
+    int st = run("'%s' train --input '%s' --out '%s' --sql-dir '%s' --no-progress "
+                 ">/dev/null 2> '%s/hdfs.err'",
+                 carprice, input, out, sql_dir, tmp);
+    snprintf(local, sizeof local, "%s/hdfs.err", tmp);
+    if (st != 0)
+        fail_msg("carprice train on HDFS exited %d: %s", st, slurp(local));
+    snprintf(file, sizeof file, "%s/out/_SUCCESS", dir);
+    assert_int_equal(cp_hdfs_exists(h, file, &exists, err), CP_REST_OK);
+    assert_true(exists);
+    snprintf(file, sizeof file, "%s/out/train-set/_SUCCESS", dir);
+    assert_int_equal(cp_hdfs_exists(h, file, &exists, err), CP_REST_OK);
+    assert_true(exists);
+    cp_buf_t buf;
+    cp_buf_init(&buf, 1 << 16);
+    snprintf(file, sizeof file, "%s/out/etl-summary.txt", dir);
+    assert_int_equal(cp_hdfs_open_to_buf(h, file, &buf, err), CP_REST_OK);
+    char want[64];
+    snprintf(want, sizeof want, "rows_read=%d\n", ROWS);
+    assert_int_equal(strncmp((const char *)buf.data, want, strlen(want)), 0);
+    cp_buf_free(&buf);
+
+    /* A failed rerun into the same directory leaves no marker. */
+    snprintf(local, sizeof local, "%s/wrong.csv", tmp);
+    st = run("'%s' train --input '%s' --out '%s' --sql-dir '%s' --no-progress >/dev/null 2>&1",
+             carprice, local, out, sql_dir);
+    assert_int_not_equal(st, 0);
+    snprintf(file, sizeof file, "%s/out/_SUCCESS", dir);
+    assert_int_equal(cp_hdfs_exists(h, file, &exists, err), CP_REST_OK);
+    assert_false(exists);
+    cp_hdfs_delete(h, dir, true, NULL, err);
+    cp_hdfs_destroy(h);
+    cp_rest_error_destroy(err);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -307,10 +368,9 @@ int main(int argc, char **argv)
     carprice = argv[1];
     sql_dir = argv[2];
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(train_succeeds_with_counts),
-        cmocka_unit_test(smoke_model_reaches_floor),
-        cmocka_unit_test(outputs_read_back),
-        cmocka_unit_test(bad_inputs_fail_clearly),
+        cmocka_unit_test(train_succeeds_with_counts), cmocka_unit_test(smoke_model_reaches_floor),
+        cmocka_unit_test(outputs_read_back),          cmocka_unit_test(bad_inputs_fail_clearly),
+        cmocka_unit_test(hdfs_input_and_output),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
