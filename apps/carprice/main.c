@@ -8,6 +8,7 @@ static const cp_command_t commands[] = {
     {"version", "print the versions of carprice and of the components it pins", cmd_version},
     {"sql", "run one Spark SQL statement through Spark Connect and print the rows", cmd_sql},
     {"data", "generate raw-format data; split it into test set and train batches", cmd_data},
+    {"requests", "send test rows to Kafka as requests, later the managers' prices", cmd_requests},
     {"train", "ETL, holdout split and feature pipeline through Spark Connect", cmd_train},
 };
 
