@@ -23,6 +23,7 @@ static int data_generate(int argc, char **argv);
 
 static const data_action_t actions[] = {
     {"generate", "write synthetic listings in the raw Kaggle CSV layout", data_generate},
+    {"split", "split raw CSV into a test part and N train batches (Spark)", cmd_data_split},
 };
 
 static void data_usage(FILE *out)

@@ -12,7 +12,9 @@ typedef struct {
 int cmd_version(int argc, char **argv);
 int cmd_sql(int argc, char **argv);
 int cmd_data(int argc, char **argv);
+int cmd_data_split(int argc, char **argv);
 int cmd_requests(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_source(int argc, char **argv);
 
 #endif

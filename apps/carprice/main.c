@@ -9,6 +9,7 @@ static const cp_command_t commands[] = {
     {"sql", "run one Spark SQL statement through Spark Connect and print the rows", cmd_sql},
     {"data", "generate raw-format data; split it into test set and train batches", cmd_data},
     {"requests", "send test rows to Kafka as requests, later the managers' prices", cmd_requests},
+    {"source", "publish staged train batches to HDFS atomically, one at a time", cmd_source},
     {"train", "ETL, holdout split and feature pipeline through Spark Connect", cmd_train},
 };
 
