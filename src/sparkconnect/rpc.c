@@ -161,7 +161,7 @@ sc_code_t sc_channel_open(const sc_conninfo_t *ci, size_t max_recv_bytes, sc_cha
     char target[512];
     snprintf(target, sizeof target, "%s:%d", ci->host, ci->port);
 
-    grpc_arg args[4];
+    grpc_arg args[7];
     args[0].type = GRPC_ARG_INTEGER;
     args[0].key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
     args[0].value.integer = max_recv_bytes > (size_t)0x7fffffff ? 0x7fffffff : (int)max_recv_bytes;
@@ -174,7 +174,20 @@ sc_code_t sc_channel_open(const sc_conninfo_t *ci, size_t max_recv_bytes, sc_cha
     args[3].type = GRPC_ARG_STRING;
     args[3].key = (char *)GRPC_ARG_PRIMARY_USER_AGENT_STRING;
     args[3].value.string = (char *)"carprice-sparkconnect-c";
-    grpc_channel_args cargs = {.num_args = 4, .args = args};
+    /* gRPC's default reconnect backoff is at least 20 s and grows to two
+     * minutes while a server is down, and calls fail fast until the next
+     * attempt: a restarted server would look unreachable long after it is
+     * back, beyond what our own retries cover. */
+    args[4].type = GRPC_ARG_INTEGER;
+    args[4].key = (char *)GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS;
+    args[4].value.integer = 200;
+    args[5].type = GRPC_ARG_INTEGER;
+    args[5].key = (char *)GRPC_ARG_MAX_RECONNECT_BACKOFF_MS;
+    args[5].value.integer = 2000;
+    args[6].type = GRPC_ARG_INTEGER;
+    args[6].key = (char *)GRPC_ARG_MIN_RECONNECT_BACKOFF_MS; /* default 20 s */
+    args[6].value.integer = 200;
+    grpc_channel_args cargs = {.num_args = 7, .args = args};
 
     grpc_channel_credentials *creds = ci->use_ssl
                                           ? grpc_ssl_credentials_create(NULL, NULL, NULL, NULL)
