@@ -30,6 +30,7 @@
 #include "batches.h"
 #include "carprice/log.h"
 #include "carprice/webhdfs.h"
+#include "carprice/util.h"
 #include "commands.h"
 #include "sparkconnect/dataframe.h"
 #include "sparkconnect/session.h"
@@ -109,31 +110,6 @@ typedef struct {
     int64_t input_rows;
 } split_t;
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static char *strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *strf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return NULL;
-    char *s = malloc((size_t)n + 1);
-    if (!s)
-        return NULL;
-    va_start(ap, fmt);
-    vsnprintf(s, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    return s;
-}
-
 static int fail(split_t *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int fail(split_t *x, const char *fmt, ...)
 {
@@ -166,7 +142,7 @@ static int fail_hdfs(split_t *x, const char *what, const char *path)
  * with spaces (a schema string, not SQL). malloc'd, or NULL with x->msg. */
 static char *load_sql(split_t *x, const char *name, bool ddl)
 {
-    char *path = strf("%s/%s", x->sql_dir, name);
+    char *path = cp_strf("%s/%s", x->sql_dir, name);
     FILE *f = path ? fopen(path, "r") : NULL;
     if (!f) {
         fail(x, "cannot read %s: %s (set --sql-dir or CARPRICE_SQL_DIR)", path ? path : name,
@@ -287,7 +263,7 @@ static int remove_stale_temps(split_t *x)
             const char *name = cp_hdfs_list_at(l, i)->name;
             if (strncmp(name, ".split-tmp-", 11) != 0)
                 continue;
-            char *p = strf("%s/%s", x->out_path, name);
+            char *p = cp_strf("%s/%s", x->out_path, name);
             rc = p ? out_remove(x, p) : fail(x, "out of memory");
             free(p);
         }
@@ -301,7 +277,7 @@ static int remove_stale_temps(split_t *x)
     while (rc == 0 && (e = readdir(d)) != NULL) {
         if (strncmp(e->d_name, ".split-tmp-", 11) != 0)
             continue;
-        char *p = strf("%s/%s", x->out_path, e->d_name);
+        char *p = cp_strf("%s/%s", x->out_path, e->d_name);
         rc = p ? out_remove(x, p) : fail(x, "out of memory");
         free(p);
     }
@@ -331,7 +307,8 @@ static long part_index(const split_t *x, const char *name, size_t len)
  * fills counts[0..batches]. */
 static int count_parts(split_t *x, const char *view, int64_t *counts, const char *what)
 {
-    char *q = strf("SELECT %s, count(*) AS n FROM %s GROUP BY %s", PART_COLUMN, view, PART_COLUMN);
+    char *q =
+        cp_strf("SELECT %s, count(*) AS n FROM %s GROUP BY %s", PART_COLUMN, view, PART_COLUMN);
     sc_df_t *df = NULL;
     sc_result_t *res = NULL;
     int rc = 0;
@@ -433,7 +410,7 @@ done:
  * aside, to name the first one. Leaves x->msg alone when it finds none. */
 static void explain_read_failure(split_t *x, const char *ddl)
 {
-    char *schema = strf("%s, `_corrupt_record` STRING", ddl);
+    char *schema = cp_strf("%s, `_corrupt_record` STRING", ddl);
     const char *keys[NREAD + 1];
     const char *vals[NREAD + 1];
     size_t n = 0;
@@ -493,7 +470,7 @@ static int run_spark(split_t *x)
 {
     char *ddl = load_sql(x, "raw_schema.ddl", true);
     char *query = ddl ? load_sql(x, "split.sql", false) : NULL;
-    char *ddl_parts = ddl ? strf("%s, `%s` STRING", ddl, PART_COLUMN) : NULL;
+    char *ddl_parts = ddl ? cp_strf("%s, `%s` STRING", ddl, PART_COLUMN) : NULL;
     sc_df_t *raw = NULL, *parts = NULL, *back = NULL;
     int rc = -1;
     if (!query || !ddl_parts) {
@@ -501,7 +478,7 @@ static int run_spark(split_t *x)
             fail(x, "out of memory");
         goto done;
     }
-    double t0 = now();
+    double t0 = cp_now_s();
     if (check_header(x, ddl) != 0)
         goto done;
     const char *in = x->input;
@@ -535,10 +512,11 @@ static int run_spark(split_t *x)
     x->input_rows = 0;
     for (unsigned k = 0; k <= x->batches; k++)
         x->input_rows += x->expected[k];
-    cp_log_info("data.split.counted", "rows=%" PRId64 " seconds=%.1f", x->input_rows, now() - t0);
+    cp_log_info("data.split.counted", "rows=%" PRId64 " seconds=%.1f", x->input_rows,
+                cp_now_s() - t0);
 
     /* 2: one pass writes every part. */
-    double t1 = now();
+    double t1 = cp_now_s();
     const char *part_col = PART_COLUMN;
     sc_write_opts_t wo = {.format = "csv",
                           .mode = "error",
@@ -551,10 +529,10 @@ static int run_spark(split_t *x)
         rc = fail_spark(x, "writing the parts");
         goto done;
     }
-    cp_log_info("data.split.written", "tmp=\"%s\" seconds=%.1f", x->tmp_uri, now() - t1);
+    cp_log_info("data.split.written", "tmp=\"%s\" seconds=%.1f", x->tmp_uri, cp_now_s() - t1);
 
     /* 3: what was written, read back as any reader will, counted again. */
-    double t2 = now();
+    double t2 = cp_now_s();
     const char *tmp = x->tmp_uri;
     ro.schema = ddl_parts;
     if (sc_read(x->s, &ro, &tmp, 1, &back, x->err) != SC_OK ||
@@ -564,7 +542,7 @@ static int run_spark(split_t *x)
     }
     if (count_parts(x, "split_written", x->written, "counting the written rows") != 0)
         goto done;
-    cp_log_info("data.split.verified", "seconds=%.1f", now() - t2);
+    cp_log_info("data.split.verified", "seconds=%.1f", cp_now_s() - t2);
     rc = 0;
 done:
     sc_df_destroy(back);
@@ -600,8 +578,8 @@ static int check_counts(split_t *x)
 /* Renames TMP/split_part=P to OUT/test or OUT/train/P. */
 static int move_parts(split_t *x)
 {
-    char *test = strf("%s/test", x->out_path);
-    char *train = strf("%s/train", x->out_path);
+    char *test = cp_strf("%s/test", x->out_path);
+    char *train = cp_strf("%s/train", x->out_path);
     int rc = test && train ? 0 : fail(x, "out of memory");
     if (rc == 0 && x->overwrite) {
         bool e = false;
@@ -618,8 +596,8 @@ static int move_parts(split_t *x)
         char name[CP_BATCH_NAME_CAP] = "test";
         if (k > 0)
             cp_batch_name(k, name, sizeof name);
-        char *from = strf("%s/%s=%s", x->tmp_path, PART_COLUMN, name);
-        char *to = k == 0 ? strf("%s", test) : strf("%s/%s", train, name);
+        char *from = cp_strf("%s/%s=%s", x->tmp_path, PART_COLUMN, name);
+        char *to = k == 0 ? cp_strf("%s", test) : cp_strf("%s/%s", train, name);
         rc = from && to ? out_rename(x, from, to) : fail(x, "out of memory");
         free(from);
         free(to);
@@ -692,7 +670,7 @@ static char *input_uri(split_t *x, const char *path)
         fail(x, "input %s: %s", path, strerror(errno));
         return NULL;
     }
-    char *uri = strf("file://%s", abs);
+    char *uri = cp_strf("file://%s", abs);
     free(abs);
     return uri;
 }
@@ -729,12 +707,12 @@ static int resolve_out(split_t *x)
         x->out_path = realpath(o, NULL);
         if (!x->out_path)
             return fail(x, "output %s: %s", o, strerror(errno));
-        x->out_uri = strf("file://%s", x->out_path);
+        x->out_uri = cp_strf("file://%s", x->out_path);
         if (!x->out_uri)
             return fail(x, "out of memory");
     }
-    x->tmp_path = strf("%s/.split-tmp-%ld", x->out_path, (long)getpid());
-    x->tmp_uri = strf("%s/.split-tmp-%ld", x->out_uri, (long)getpid());
+    x->tmp_path = cp_strf("%s/.split-tmp-%ld", x->out_path, (long)getpid());
+    x->tmp_uri = cp_strf("%s/.split-tmp-%ld", x->out_uri, (long)getpid());
     return x->tmp_path && x->tmp_uri ? 0 : fail(x, "out of memory");
 }
 
@@ -824,7 +802,7 @@ int cmd_data_split(int argc, char **argv)
 
     int status = 1;
     bool tmp_written = false;
-    double t0 = now();
+    double t0 = cp_now_s();
     char *in_uri = NULL;
     x.expected = calloc(x.batches + 1, sizeof *x.expected);
     x.written = calloc(x.batches + 1, sizeof *x.written);
@@ -842,7 +820,7 @@ int cmd_data_split(int argc, char **argv)
     if (!x.overwrite) {
         const char *subs[] = {"test", "train"};
         for (size_t i = 0; i < 2; i++) {
-            char *p = strf("%s/%s", x.out_path, subs[i]);
+            char *p = cp_strf("%s/%s", x.out_path, subs[i]);
             bool e = false;
             int rc = p ? out_exists(&x, p, &e) : fail(&x, "out of memory");
             if (rc == 0 && e) {
@@ -882,7 +860,7 @@ int cmd_data_split(int argc, char **argv)
         goto done;
     tmp_written = false;
     status = 0;
-    double secs = now() - t0;
+    double secs = cp_now_s() - t0;
     print_counts(&x, secs);
     cp_log_info("data.split.done",
                 "rows=%" PRId64 " test=%" PRId64 " train=%" PRId64 " batches=%u seconds=%.1f "

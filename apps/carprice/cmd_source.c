@@ -31,6 +31,7 @@
 #include "batches.h"
 #include "carprice/log.h"
 #include "carprice/webhdfs.h"
+#include "carprice/util.h"
 #include "commands.h"
 
 /* Exit status of --once when every staged batch is already published. */
@@ -58,32 +59,6 @@ static void on_stop_signal(int sig)
 {
     (void)sig;
     stop_requested = 1;
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* A malloc'd printf result, or NULL when out of memory. */
-static char *strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *strf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return NULL;
-    char *s = malloc((size_t)n + 1);
-    if (!s)
-        return NULL;
-    va_start(ap, fmt);
-    vsnprintf(s, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    return s;
 }
 
 static int fail(source_t *s, bool retriable, const char *fmt, ...)
@@ -173,7 +148,7 @@ static int local_data_files(source_t *s, const char *dir, cp_batch_file_t **file
     while (rc == 0 && (e = readdir(d)) != NULL) {
         if (!cp_batch_is_data_file(e->d_name))
             continue;
-        char *p = strf("%s/%s", dir, e->d_name);
+        char *p = cp_strf("%s/%s", dir, e->d_name);
         struct stat st;
         if (!p)
             rc = fail_nomem(s);
@@ -238,7 +213,7 @@ static int list_staged(source_t *s, unsigned **out, size_t *n)
             unsigned b;
             if (!cp_batch_parse(e->d_name, &b))
                 continue;
-            char *p = strf("%s/%s", s->staging, e->d_name);
+            char *p = cp_strf("%s/%s", s->staging, e->d_name);
             struct stat st;
             bool is_dir = p && stat(p, &st) == 0 && S_ISDIR(st.st_mode);
             free(p);
@@ -302,7 +277,7 @@ static int dest_state(source_t *s, dest_state_t *d)
         if (st->type != CP_HDFS_DIRECTORY)
             continue;
         if (cp_batch_parse(st->name, &b)) {
-            char *marker = strf("%s/%s/%s", s->dest, st->name, CP_BATCH_MARKER);
+            char *marker = cp_strf("%s/%s/%s", s->dest, st->name, CP_BATCH_MARKER);
             bool exists = false;
             if (!marker)
                 ret = fail_nomem(s);
@@ -337,8 +312,8 @@ static int clean_temp(source_t *s, const char *name)
     cp_batch_parse_tmp(name, &b, &pid);
     char bname[CP_BATCH_NAME_CAP];
     cp_batch_name(b, bname, sizeof bname);
-    char *tmp = strf("%s/%s", s->dest, name);
-    char *staged = strf("%s/%s", s->staging, bname);
+    char *tmp = cp_strf("%s/%s", s->dest, name);
+    char *staged = cp_strf("%s/%s", s->staging, bname);
     cp_batch_file_t *files = NULL;
     size_t nfiles = 0, restored = 0;
     int rc = tmp && staged ? 0 : fail_nomem(s);
@@ -347,8 +322,8 @@ static int clean_temp(source_t *s, const char *name)
         if (rc == 0 && nfiles && cp_hdfs_mkdirs(s->h, staged, 0, s->err) != CP_REST_OK)
             rc = fail_hdfs(s, "creating", staged);
         for (size_t i = 0; rc == 0 && i < nfiles; i++) {
-            char *from = strf("%s/%s", tmp, files[i].name);
-            char *to = strf("%s/%s", staged, files[i].name);
+            char *from = cp_strf("%s/%s", tmp, files[i].name);
+            char *to = cp_strf("%s/%s", staged, files[i].name);
             cp_hdfs_file_status_t *st = NULL;
             cp_rest_code_t c = CP_REST_OK;
             if (!from || !to) {
@@ -393,7 +368,7 @@ static int read_manifest(source_t *s, const char *dir, cp_batch_file_t **files, 
     *files = NULL;
     *n = 0;
     *found = false;
-    char *path = strf("%s/%s", dir, CP_BATCH_MANIFEST);
+    char *path = cp_strf("%s/%s", dir, CP_BATCH_MANIFEST);
     if (!path)
         return fail_nomem(s);
     cp_buf_t buf;
@@ -415,7 +390,7 @@ static int read_manifest(source_t *s, const char *dir, cp_batch_file_t **files, 
 /* Writes dir/_SUCCESS; one that already exists counts as written. */
 static int write_marker(source_t *s, const char *dir)
 {
-    char *path = strf("%s/%s", dir, CP_BATCH_MARKER);
+    char *path = cp_strf("%s/%s", dir, CP_BATCH_MARKER);
     if (!path)
         return fail_nomem(s);
     cp_hdfs_write_opts_t wo = {.overwrite = false};
@@ -432,8 +407,8 @@ static int finish(source_t *s, unsigned b)
 {
     char bname[CP_BATCH_NAME_CAP];
     cp_batch_name(b, bname, sizeof bname);
-    char *dir = strf("%s/%s", s->dest, bname);
-    char *staged = strf("%s/%s", s->staging, bname);
+    char *dir = cp_strf("%s/%s", s->dest, bname);
+    char *staged = cp_strf("%s/%s", s->staging, bname);
     cp_batch_file_t *want = NULL, *got = NULL;
     size_t nwant = 0, ngot = 0;
     bool found = false;
@@ -480,10 +455,10 @@ static int publish(source_t *s, unsigned b)
     char bname[CP_BATCH_NAME_CAP], tname[CP_BATCH_NAME_CAP];
     cp_batch_name(b, bname, sizeof bname);
     cp_batch_tmp_name(b, s->pid, tname, sizeof tname);
-    char *staged = strf("%s/%s", s->staging, bname);
-    char *tmp = strf("%s/%s", s->dest, tname);
-    char *final = strf("%s/%s", s->dest, bname);
-    char *manifest_path = strf("%s/%s", tmp ? tmp : "", CP_BATCH_MANIFEST);
+    char *staged = cp_strf("%s/%s", s->staging, bname);
+    char *tmp = cp_strf("%s/%s", s->dest, tname);
+    char *final = cp_strf("%s/%s", s->dest, bname);
+    char *manifest_path = cp_strf("%s/%s", tmp ? tmp : "", CP_BATCH_MANIFEST);
     cp_batch_file_t *files = NULL, *got = NULL;
     size_t nfiles = 0, ngot = 0;
     char *manifest = NULL;
@@ -506,8 +481,8 @@ static int publish(source_t *s, unsigned b)
         cp_hdfs_create(s->h, manifest_path, manifest, strlen(manifest), &wo, s->err) != CP_REST_OK)
         rc = fail_hdfs(s, "writing", manifest_path);
     for (size_t i = 0; rc == 0 && i < nfiles; i++) {
-        char *from = strf("%s/%s", staged, files[i].name);
-        char *to = strf("%s/%s", tmp, files[i].name);
+        char *from = cp_strf("%s/%s", staged, files[i].name);
+        char *to = cp_strf("%s/%s", tmp, files[i].name);
         if (!from || !to)
             rc = fail_nomem(s);
         else if (s->staging_on_hdfs)
@@ -584,7 +559,7 @@ static cycle_t cycle(source_t *s, size_t *left)
     }
     char bname[CP_BATCH_NAME_CAP];
     cp_batch_name(b, bname, sizeof bname);
-    double t0 = now();
+    double t0 = cp_now_s();
     if ((act == CP_SOURCE_FINISH ? finish(s, b) : publish(s, b)) != 0) {
         /* Say which batch, keeping the detail. */
         size_t blen = strlen(bname) + 2, mlen = strlen(s->msg);
@@ -600,7 +575,7 @@ static cycle_t cycle(source_t *s, size_t *left)
     cp_log_info("source.published",
                 "batch=%s files=%" PRId64 " bytes=%" PRId64 " seconds=%.3f mode=%s "
                 "recovered=%s left=%zu dest=\"%s/%s\"",
-                bname, s->files, s->bytes, now() - t0, s->staging_on_hdfs ? "move" : "copy",
+                bname, s->files, s->bytes, cp_now_s() - t0, s->staging_on_hdfs ? "move" : "copy",
                 s->recovered ? "true" : "false", *left, s->dest, bname);
     result = CYCLE_PUBLISHED;
 done:
@@ -678,9 +653,9 @@ static int parse_seconds(const char *s, double *out)
 /* Sleeps up to secs; returns early once a stop is requested. */
 static void pause_for(double secs)
 {
-    double until = now() + secs;
+    double until = cp_now_s() + secs;
     while (!stop_requested) {
-        double left = until - now();
+        double left = until - cp_now_s();
         if (left <= 0)
             break;
         if (left > 0.2)
