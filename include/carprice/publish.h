@@ -30,6 +30,9 @@
 #define CP_PUBLISH_TAG_MODEL_PATH "model_path"
 /* Tag of every registered version: the MLflow run that logged it. */
 #define CP_PUBLISH_TAG_RUN_ID "run_id"
+/* The run tag where MLflow lists the models a run logged (a JSON array);
+ * publishing appends to it as mlflow.spark.log_model does. */
+#define CP_PUBLISH_TAG_HISTORY "mlflow.log-model.history"
 /* The artifact directory used when none is given. */
 #define CP_PUBLISH_DEFAULT_ARTIFACT_PATH "model"
 
@@ -72,7 +75,9 @@ typedef struct {
  * metadata beside it; MLmodel is uploaded last, so a reader that finds it
  * finds the whole model. The directory must be a complete PipelineModel
  * (metadata/_SUCCESS and class org.apache.spark.ml.PipelineModel in its
- * metadata), else nothing is uploaded. Files are staged in a private
+ * metadata), else nothing is uploaded. The model is then listed in the
+ * run's tag mlflow.log-model.history (a failure there is only logged, as
+ * MLflow does). Files are staged in a private
  * temporary directory under $TMPDIR (else /tmp) that is removed before the
  * call returns. Publishing again to the same artifact path replaces the
  * files of the same names. res may be NULL.

@@ -351,6 +351,51 @@ static int env_files(const char *dir, const meta_t *mt)
     return rc ? -1 : 0;
 }
 
+/* The entry MLflow's log-model call appends to the run's tag
+ * mlflow.log-model.history (the keys of Model.get_tags_dict), which MLflow's
+ * UI reads to show that the run logged a model. */
+static json_t *history_entry(const meta_t *mt)
+{
+    json_t *pyfunc =
+        json_pack("{s:s, s:{s:s, s:s}, s:s}", "data", SPARKML_SUBDIR, "env", "conda", "conda.yaml",
+                  "virtualenv", "python_env.yaml", "loader_module", "mlflow.spark");
+    if (pyfunc && mt->python_version)
+        json_object_set_new(pyfunc, "python_version", json_string(mt->python_version));
+    json_t *spark = json_pack("{s:n, s:s, s:s, s:s}", "code", "model_class", PYSPARK_CLASS,
+                              "model_data", SPARKML_SUBDIR, "pyspark_version", mt->spark_version);
+    if (!pyfunc || !spark) {
+        json_decref(pyfunc);
+        json_decref(spark);
+        return NULL;
+    }
+    return json_pack("{s:s, s:s, s:s, s:s, s:{s:o, s:o}}", "run_id", mt->run_id, "artifact_path",
+                     mt->artifact_path, "utc_time_created", mt->created, "model_uuid",
+                     mt->model_uuid, "flavors", "python_function", pyfunc, "spark", spark);
+}
+
+/* Appends our entry to the run's mlflow.log-model.history, as MLflow's
+ * log-model endpoint would. Like MLflow, a failure here is a warning: the
+ * model itself is complete. */
+static void record_history(cp_mlflow_t *m, const cp_mlflow_run_t *run, const meta_t *mt,
+                           cp_rest_error_t *err)
+{
+    const char *old = cp_mlflow_run_tag(run, CP_PUBLISH_TAG_HISTORY);
+    json_t *list = old ? json_loads(old, 0, NULL) : json_array();
+    if (!json_is_array(list)) {
+        json_decref(list);
+        list = json_array();
+    }
+    char *value = NULL;
+    if (list && json_array_append_new(list, history_entry(mt)) == 0)
+        value = json_dumps(list, JSON_COMPACT);
+    json_decref(list);
+    cp_rest_code_t rc = value ? cp_mlflow_set_tag(m, mt->run_id, CP_PUBLISH_TAG_HISTORY, value, err)
+                              : CP_REST_ERR_NOMEM;
+    if (rc != CP_REST_OK)
+        cp_log_warn("publish.history", "run_id=%s error=\"%s\"", mt->run_id, why(err, rc));
+    free(value);
+}
+
 /* A version string: short, letters, digits, '.', '+', '-'. */
 static bool version_ok(const char *v)
 {
@@ -601,6 +646,7 @@ cp_rest_code_t cp_publish_spark_model(cp_mlflow_t *m, cp_hdfs_t *h, const cp_pub
         rc = CP_REST_ERR_IO;
         goto out;
     }
+    record_history(m, run, &mt, err);
     if (res) {
         res->files = c.files;
         res->bytes = c.bytes;

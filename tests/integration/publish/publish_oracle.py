@@ -6,7 +6,8 @@ prints its predictions so that the C test can compare them with its own.
 
 Checks: the run's artifacts hold model/MLmodel with the spark flavor and the
 environment files; the version's tags and source; MLflow's own parser reads
-the MLmodel behind models:/NAME/VERSION. Then it loads the model three ways
+the MLmodel behind models:/NAME/VERSION; the run's mlflow.log-model.history
+tag lists the model. Then it loads the model three ways
 and predicts ROWS_SQL (a query with an `id` column) with each:
 
   mlflow.spark.load_model("models:/NAME/VERSION")  the official loader; with
@@ -24,6 +25,7 @@ artifacts, hdfs and the prediction as repr(float). Exit status 0 when every
 check passed, 1 with a message on stderr otherwise.
 """
 
+import json
 import os
 import sys
 import tempfile
@@ -101,6 +103,16 @@ def main() -> int:
         fail(f"{uri}: model_size_bytes {meta.model_size_bytes}")
     if not str(meta.utc_time_created).startswith("20"):
         fail(f"{uri}: utc_time_created {meta.utc_time_created!r}")
+
+    # The run lists the model as mlflow.spark.log_model would.
+    history = json.loads(client.get_run(run_id).data.tags.get("mlflow.log-model.history", "[]"))
+    if not any(
+        h.get("model_uuid") == meta.model_uuid
+        and h.get("artifact_path") == "model"
+        and h.get("flavors", {}).get("spark", {}).get("model_data") == "sparkml"
+        for h in history
+    ):
+        fail(f"run {run_id}: mlflow.log-model.history lacks the model: {history}")
 
     spark = SparkSession.builder.remote(remote).getOrCreate()
     try:
