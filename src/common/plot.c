@@ -347,6 +347,22 @@ static void fit_text(char *out, size_t size, const char *s, int max_w, int scale
 
 /* ---- numbers and ticks -------------------------------------------------- */
 
+/* "2e-07" -> "2e-7", "1e+20" -> "1e20": exponents as people write them. */
+static void tidy_exponent(char *s)
+{
+    char *e = strchr(s, 'e');
+    if (!e)
+        return;
+    char *src = e + 1, *dst = e + 1;
+    if (*src == '+')
+        src++;
+    else if (*src == '-')
+        *dst++ = *src++;
+    while (*src == '0' && src[1])
+        src++;
+    memmove(dst, src, strlen(src) + 1);
+}
+
 /* v with the fewest significant digits that still tell ticks apart, and k, M
  * or G for thousands, millions and billions. */
 static void fmt_compact(char *out, size_t size, double v, int digits)
@@ -361,28 +377,29 @@ static void fmt_compact(char *out, size_t size, double v, int digits)
             return;
         }
     snprintf(out, size, "%.*g", digits, v);
+    tidy_exponent(out);
 }
 
 /* Labels for evenly spaced ticks: the same number of decimals on each, and
  * thousands as "k" once the numbers get long. */
 static void fmt_linear(char *out, size_t size, double v, double step, double maxabs)
 {
-    double div = 1;
-    const char *suffix = "";
-    if (maxabs >= 1e10) {
-        div = 1e9;
-        suffix = "G";
-    } else if (maxabs >= 1e7) {
-        div = 1e6;
-        suffix = "M";
-    } else if (maxabs >= 1e4) {
-        div = 1e3;
-        suffix = "k";
-    }
     if (maxabs >= 1e15 || (maxabs > 0 && maxabs < 1e-4)) {
         snprintf(out, size, "%.2g", v);
+        tidy_exponent(out);
         return;
     }
+    /* the largest unit that keeps the step at one decimal or better; plain
+     * numbers up to 9999 */
+    static const struct {
+        double div, from;
+        const char *suffix;
+    } units[] = {{1e9, 1e9, "G"}, {1e6, 1e6, "M"}, {1e3, 1e4, "k"}, {1, 0, ""}};
+    size_t u = 0;
+    while (units[u].div > 1 && (maxabs < units[u].from || step / units[u].div < 0.1))
+        u++;
+    double div = units[u].div;
+    const char *suffix = units[u].suffix;
     double st = step / div;
     int decimals = st >= 1 ? 0 : (int)ceil(-log10(st) - 1e-9);
     if (decimals > 8)
@@ -467,7 +484,7 @@ static void ticks_log(axis_t *a, int target)
  * `min_gap` pixels apart (their widths counted when `horizontal`). */
 static void axis_ticks(axis_t *a, int len, bool horizontal, int scale)
 {
-    int target = len / (horizontal ? 55 : 45) / scale;
+    int target = len / (horizontal ? 55 : 32) / scale;
     if (target > 10)
         target = 10;
     for (; target >= 2; target--) {
@@ -492,13 +509,29 @@ static void axis_ticks(axis_t *a, int len, bool horizontal, int scale)
     }
 }
 
+/* Linear coordinates beyond this magnitude are drawn at it, so that spans,
+ * margins and ticks stay finite. */
+#define COORD_MAX 1e300
+
+static double clamp_coord(double v)
+{
+    return v > COORD_MAX ? COORD_MAX : v < -COORD_MAX ? -COORD_MAX : v;
+}
+
+/* Whether [lo, hi] is too narrow for distinct tick labels: one value. */
+static bool degenerate(double lo, double hi)
+{
+    return !(hi - lo > fmax(fabs(lo), fabs(hi)) * 1e-9);
+}
+
 /* Limits covering [lo, hi] with a margin; a single value gets some room. */
 static void axis_limits(axis_t *a, double lo, double hi, double margin)
 {
-    if (!(hi > lo)) {
-        double d = a->log ? 0.5 : (lo == 0 ? 1 : fabs(lo) * 0.1);
-        lo -= d;
-        hi += d;
+    if (degenerate(lo, hi)) {
+        double mid = lo / 2 + hi / 2;
+        double d = a->log ? 0.5 : (mid == 0 ? 1 : fabs(mid) * 0.1);
+        lo = mid - d;
+        hi = mid + d;
     }
     double pad = (hi - lo) * margin;
     a->lo = lo - pad;
@@ -517,11 +550,22 @@ static double px_y(const cp_plot_t *p, double u)
     return p->ay1 - (u - p->y.lo) / (p->y.hi - p->y.lo) * (p->ay1 - p->ay0);
 }
 
+/* A pixel coordinate as an int; far-off (or NaN) positions become ones far
+ * outside any canvas instead of overflowing the conversion. */
+static int to_px(double v)
+{
+    if (!(v > -1e6))
+        return -1000000;
+    return v > 1e6 ? 1000000 : (int)lrint(v);
+}
+
 /* ---- chart frame ---------------------------------------------------------- */
 
 /* Text and spacing of one chart, decided before drawing anything. */
 typedef struct {
-    char title[TEXT_MAX], sub[TEXT_MAX], xlabel[TEXT_MAX], ylabel[TEXT_MAX];
+    char title[TEXT_MAX], xlabel[TEXT_MAX], ylabel[TEXT_MAX];
+    char sub[2][TEXT_MAX]; /* up to two lines of notes under the title */
+    int nsub;
     bool y_ticks; /* false for bar charts, whose rows carry labels instead */
     int left;     /* extra room left of the plot area (bar labels) */
 } frame_t;
@@ -545,8 +589,7 @@ static void layout(cp_plot_t *p, frame_t *f, bool square)
     int top = pad;
     if (f->title[0])
         top += GLYPH_H * ts + 4 * s;
-    if (f->sub[0])
-        top += GLYPH_H * s + 2 * s;
+    top += f->nsub * (GLYPH_H * s + 2 * s);
     top += 8 * s;
     int bottom = pad + tick + 3 * s + GLYPH_H * s;
     if (f->xlabel[0])
@@ -583,19 +626,19 @@ static void draw_grid(cp_plot_t *p, bool y_ticks)
 {
     clip_area(p);
     for (int i = 0; i < p->x.nminor; i++) {
-        int x = (int)lrint(px_x(p, p->x.minor[i]));
+        int x = to_px(px_x(p, p->x.minor[i]));
         fill(p, x, p->ay0, x, p->ay1, C_MINOR);
     }
     for (int i = 0; y_ticks && i < p->y.nminor; i++) {
-        int y = (int)lrint(px_y(p, p->y.minor[i]));
+        int y = to_px(px_y(p, p->y.minor[i]));
         fill(p, p->ax0, y, p->ax1, y, C_MINOR);
     }
     for (int i = 0; i < p->x.n; i++) {
-        int x = (int)lrint(px_x(p, p->x.t[i]));
+        int x = to_px(px_x(p, p->x.t[i]));
         fill(p, x, p->ay0, x, p->ay1, C_GRID);
     }
     for (int i = 0; y_ticks && i < p->y.n; i++) {
-        int y = (int)lrint(px_y(p, p->y.t[i]));
+        int y = to_px(px_y(p, p->y.t[i]));
         fill(p, p->ax0, y, p->ax1, y, C_GRID);
     }
     clip_all(p);
@@ -611,7 +654,7 @@ static void draw_frame(cp_plot_t *p, const frame_t *f)
     fill(p, p->ax0, p->ay0, p->ax0, p->ay1, C_FRAME);
     fill(p, p->ax1, p->ay0, p->ax1, p->ay1, C_FRAME);
     for (int i = 0; i < p->x.n; i++) {
-        int x = (int)lrint(px_x(p, p->x.t[i]));
+        int x = to_px(px_x(p, p->x.t[i]));
         fill(p, x, p->ay1 + 1, x + s - 1, p->ay1 + tick, C_FRAME);
         /* keep the outermost labels inside the canvas */
         int w = text_w(p->x.label[i], s), lx = x - w / 2;
@@ -622,7 +665,7 @@ static void draw_frame(cp_plot_t *p, const frame_t *f)
         text(p, lx, p->ay1 + tick + 3 * s, p->x.label[i], s, C_TEXT, AL_LEFT);
     }
     for (int i = 0; f->y_ticks && i < p->y.n; i++) {
-        int y = (int)lrint(px_y(p, p->y.t[i]));
+        int y = to_px(px_y(p, p->y.t[i]));
         fill(p, p->ax0 - tick, y, p->ax0 - 1, y + s - 1, C_FRAME);
         text(p, p->ax0 - tick - 3 * s, y - (GLYPH_H - 1) * s / 2, p->y.label[i], s, C_TEXT,
              AL_RIGHT);
@@ -645,8 +688,8 @@ static void draw_frame(cp_plot_t *p, const frame_t *f)
         text(p, p->w / 2, y, f->title, ts, C_TEXT, AL_CENTER);
         y += GLYPH_H * ts + 4 * s;
     }
-    if (f->sub[0])
-        text(p, p->w / 2, y, f->sub, s, C_SUBTEXT, AL_CENTER);
+    for (int i = 0; i < f->nsub; i++, y += GLYPH_H * s + 2 * s)
+        text(p, p->w / 2, y, f->sub[i], s, C_SUBTEXT, AL_CENTER);
 }
 
 static void draw_no_data(cp_plot_t *p)
@@ -666,7 +709,8 @@ static void frame_init(const cp_plot_t *p, frame_t *f, const char *xlabel, const
     f->y_ticks = true;
 }
 
-/* Appends printf output to the subtitle, separated by ", ". */
+/* Appends printf output to the notes under the title, separated by ", ",
+ * on a second line when the first is full. */
 static void sub_add(const cp_plot_t *p, frame_t *f, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -677,11 +721,17 @@ static void sub_add(const cp_plot_t *p, frame_t *f, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(piece, sizeof piece, fmt, ap);
     va_end(ap);
-    size_t n = strlen(f->sub);
-    snprintf(f->sub + n, sizeof f->sub - n, "%s%s", n ? ", " : "", piece);
-    char cut[TEXT_MAX];
-    fit_text(cut, sizeof cut, f->sub, p->w - 2 * pad_px(p), p->s);
-    memcpy(f->sub, cut, sizeof cut);
+    int max_w = p->w - 2 * pad_px(p);
+    char line_buf[2 * TEXT_MAX + 2];
+    if (f->nsub) {
+        snprintf(line_buf, sizeof line_buf, "%s, %s", f->sub[f->nsub - 1], piece);
+        if (text_w(line_buf, p->s) > max_w && f->nsub < 2)
+            snprintf(line_buf, sizeof line_buf, "%s", piece), f->nsub++;
+    } else {
+        snprintf(line_buf, sizeof line_buf, "%s", piece);
+        f->nsub = 1;
+    }
+    fit_text(f->sub[f->nsub - 1], sizeof f->sub[0], line_buf, max_w, p->s);
 }
 
 /* ---- charts ------------------------------------------------------------- */
@@ -691,7 +741,7 @@ static bool to_axis(double v, bool log_axis, double *u)
 {
     if (!isfinite(v) || (log_axis && v <= 0))
         return false;
-    *u = log_axis ? log10(v) : v;
+    *u = log_axis ? log10(v) : clamp_coord(v);
     return true;
 }
 
@@ -754,12 +804,12 @@ int cp_plot_scatter(cp_plot_t *p, const double *x, const double *y, size_t n, co
     draw_grid(p, true);
     if (used) {
         int r = used <= 1000 ? 3 : used <= 20000 ? 2 : 1;
-        double alpha = used <= 1000 ? 0.7 : used <= 20000 ? 0.3 : 0.12;
+        double alpha = used <= 1000 ? 0.7 : used <= 20000 ? 0.3 : 0.18;
         for (size_t i = 0; i < n; i++) {
             double u, v;
             if (!to_axis(x[i], lx, &u) || !to_axis(y[i], ly, &v))
                 continue;
-            int cx = (int)lrint(px_x(p, u)) - p->ax0, cy = (int)lrint(px_y(p, v)) - p->ay0;
+            int cx = to_px(px_x(p, u)) - p->ax0, cy = to_px(px_y(p, v)) - p->ay0;
             for (int dy = -r; dy <= r; dy++)
                 for (int dx = -r; dx <= r; dx++) {
                     int qx = cx + dx, qy = cy + dy;
@@ -831,12 +881,13 @@ int cp_plot_histogram(cp_plot_t *p, const double *v, size_t n, int bins, const c
     for (size_t i = 0; i < n; i++) {
         if (!isfinite(v[i]))
             continue;
+        double x = clamp_coord(v[i]);
         used++;
-        double d = v[i] - mean; /* Welford: stable for a million values */
+        double d = x - mean; /* Welford: stable for a million values */
         mean += d / (double)used;
-        m2 += d * (v[i] - mean);
-        lo = fmin(lo, v[i]);
-        hi = fmax(hi, v[i]);
+        m2 += d * (x - mean);
+        lo = fmin(lo, x);
+        hi = fmax(hi, x);
     }
     if (used >= 1000) {
         double *copy = malloc(used * sizeof *copy); /* reordered by select_kth */
@@ -845,20 +896,20 @@ int cp_plot_histogram(cp_plot_t *p, const double *v, size_t n, int bins, const c
         size_t k = 0;
         for (size_t i = 0; i < n; i++)
             if (isfinite(v[i]))
-                copy[k++] = v[i];
+                copy[k++] = clamp_coord(v[i]);
         uint64_t rng = 0x9e3779b97f4a7c15ULL;
         size_t khi = (size_t)ceil(0.999 * (double)(used - 1));
         double qhi = select_kth(copy, used, khi, &rng);
         double qlo = select_kth(copy, khi + 1, (size_t)floor(0.001 * (double)(used - 1)), &rng);
         free(copy);
-        if (qhi > qlo)
+        if (!degenerate(qlo, qhi))
             lo = qlo, hi = qhi;
     }
     if (!used)
         lo = 0, hi = 1;
-    if (!(hi > lo)) {
-        double d = lo == 0 ? 1 : fabs(lo) * 0.1;
-        lo -= d, hi += d;
+    if (degenerate(lo, hi)) {
+        double mid = lo / 2 + hi / 2, d = mid == 0 ? 1 : fabs(mid) * 0.1;
+        lo = mid - d, hi = mid + d;
     }
     int nb = bins;
     if (!nb) {
@@ -872,12 +923,13 @@ int cp_plot_histogram(cp_plot_t *p, const double *v, size_t n, int bins, const c
     for (size_t i = 0; i < n; i++) {
         if (!isfinite(v[i]))
             continue;
-        if (v[i] < lo || v[i] > hi) {
+        double x = clamp_coord(v[i]);
+        if (x < lo || x > hi) {
             outside++;
             continue;
         }
-        int b = (int)((v[i] - lo) / (hi - lo) * nb);
-        b = b < 0 ? 0 : b >= nb ? nb - 1 : b;
+        double t = (x - lo) / (hi - lo) * nb;
+        int b = t < 0 ? 0 : t >= nb ? nb - 1 : (int)t;
         if (++count[b] > maxc)
             maxc = count[b];
     }
@@ -886,9 +938,9 @@ int cp_plot_histogram(cp_plot_t *p, const double *v, size_t n, int bins, const c
     frame_init(p, &f, xlabel, "count");
     sub_add(p, &f, "n = %zu", used);
     if (used)
-        sub_add(p, &f, "mean = %.4g", mean);
+        sub_add(p, &f, "mean = %.3g", mean);
     if (used > 1)
-        sub_add(p, &f, "sd = %.4g", sqrt(m2 / (double)(used - 1)));
+        sub_add(p, &f, "sd = %.3g", sqrt(m2 / (double)(used - 1)));
     if (outside)
         sub_add(p, &f, "%zu outside the range shown", outside);
     if (n - used)
@@ -909,12 +961,12 @@ int cp_plot_histogram(cp_plot_t *p, const double *v, size_t n, int bins, const c
     for (int b = 0; b < nb && used; b++) {
         if (!count[b])
             continue;
-        int x0 = (int)lrint(px_x(p, lo + b * bw)), x1 = (int)lrint(px_x(p, lo + (b + 1) * bw));
+        int x0 = to_px(px_x(p, lo + b * bw)), x1 = to_px(px_x(p, lo + (b + 1) * bw));
         if (x1 - x0 >= 4)
             x1--; /* a white seam between wide bars */
         if (x1 <= x0)
             x1 = x0 + 1;
-        int top = (int)lrint(px_y(p, (double)count[b]));
+        int top = to_px(px_y(p, (double)count[b]));
         fill(p, x0, top, x1 - 1, p->ay1, C_DATA);
     }
     free(count);
@@ -958,15 +1010,18 @@ int cp_plot_bars(cp_plot_t *p, const char *const *labels, const double *values, 
     layout(p, &f, false);
     size_t rows = finite;
     if (rows * (size_t)row_min > (size_t)(p->ay1 - p->ay0)) {
-        char saved[TEXT_MAX];
-        memcpy(saved, f.sub, sizeof saved);
-        sub_add(p, &f, "top %zu of %zu", rows, finite); /* reserves the line */
+        /* Say "top K of N" with K = N first to reserve the room: the final
+         * K has no more digits, so the note cannot grow. */
+        f.nsub = 0;
+        sub_add(p, &f, "top %zu of %zu", rows, finite);
+        if (n - finite)
+            sub_add(p, &f, "%zu non-finite skipped", n - finite);
         layout(p, &f, false);
         rows = (size_t)((p->ay1 - p->ay0) / row_min);
-        f.sub[0] = '\0';
+        f.nsub = 0;
         sub_add(p, &f, "top %zu of %zu", rows, finite);
-        if (saved[0])
-            sub_add(p, &f, "%s", saved);
+        if (n - finite)
+            sub_add(p, &f, "%zu non-finite skipped", n - finite);
     }
 
     /* The x range leaves room for each value printed at its bar's end. */
@@ -980,10 +1035,10 @@ int cp_plot_bars(cp_plot_t *p, const char *const *labels, const double *values, 
         snprintf(num, sizeof num, "%.3g", values[i]);
         int w = text_w(num, s) + 6 * s;
         if (values[i] >= 0) {
-            vmax = fmax(vmax, values[i]);
+            vmax = fmax(vmax, clamp_coord(values[i]));
             wpos = w > wpos ? w : wpos;
         } else {
-            vmin = fmin(vmin, values[i]);
+            vmin = fmin(vmin, clamp_coord(values[i]));
             wneg = w > wneg ? w : wneg;
         }
     }
@@ -997,8 +1052,6 @@ int cp_plot_bars(cp_plot_t *p, const char *const *labels, const double *values, 
     double span = (vmax - vmin) * plot_w / room;
     p->x.lo = vmin < 0 ? vmin - span * wneg / plot_w : 0;
     p->x.hi = p->x.lo + span;
-    if (vmin < 0 && vmax == 0)
-        p->x.hi = 0 + span * wpos / plot_w;
     axis_ticks(&p->x, p->ax1 - p->ax0, true, s);
     p->y.lo = 0;
     p->y.hi = rows ? (double)rows : 1;
@@ -1008,14 +1061,14 @@ int cp_plot_bars(cp_plot_t *p, const char *const *labels, const double *values, 
     draw_grid(p, false);
     double row_h = rows ? (double)(p->ay1 - p->ay0) / (double)rows : 0;
     double thick = fmin(row_h * 0.7, max_bar);
-    int zx = (int)lrint(px_x(p, 0));
+    int zx = to_px(px_x(p, 0));
     for (size_t i = 0, k = 0; i < n && k < rows; i++) {
         if (!isfinite(values[i]))
             continue;
         double mid = p->ay0 + row_h * ((double)k + 0.5);
         k++;
         int y0 = (int)lrint(mid - thick / 2), y1 = (int)lrint(mid + thick / 2) - 1;
-        int ex = (int)lrint(px_x(p, values[i]));
+        int ex = to_px(px_x(p, clamp_coord(values[i])));
         clip_area(p);
         if (ex > zx)
             fill(p, zx, y0, ex - 1, y1, C_DATA);
