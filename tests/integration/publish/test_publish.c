@@ -337,7 +337,7 @@ static void publish_register_and_load(void **state)
     FILE *f = popen(cmd, "r");
     assert_non_null(f);
     char line[1024];
-    size_t got_artifacts = 0, got_hdfs = 0, got_loader = 0;
+    size_t got_artifacts = 0, got_hdfs = 0, got_loader = 0, identical = 0;
     long files = -1;
     bool loader_ok = false;
     while (fgets(line, sizeof line, f)) {
@@ -355,6 +355,7 @@ static void publish_register_and_load(void **state)
             double tol = 1e-9 * fmax(1.0, fabs(want[id]));
             if (!(fabs(v - want[id]) <= tol))
                 fail_msg("%s row %ld: PySpark %.17g, ours %.17g", src, id, v, want[id]);
+            identical += memcmp(&v, &want[id], sizeof v) == 0;
             if (strcmp(src, "artifacts") == 0)
                 got_artifacts++;
             else if (strcmp(src, "hdfs") == 0)
@@ -374,8 +375,10 @@ static void publish_register_and_load(void **state)
     assert_int_equal(got_hdfs, NROWS);
     assert_int_equal(got_loader, loader_ok ? NROWS : 0);
     assert_int_equal(files, (long)res.files);
-    printf("# %d rows: predictions of the published model (artifacts and HDFS%s) equal ours\n",
-           NROWS, loader_ok ? ", mlflow.spark.load_model" : "");
+    printf("# %d rows: predictions of the published model (artifacts and HDFS%s) equal ours; "
+           "%zu of %zu bit-identical\n",
+           NROWS, loader_ok ? ", mlflow.spark.load_model" : "", identical,
+           got_artifacts + got_hdfs + got_loader);
 
     REST_OK(c, cp_mlflow_run_terminate(c->m, run_id, CP_MLFLOW_RUN_FINISHED, c->err));
     free(version);
