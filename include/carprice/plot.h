@@ -85,7 +85,7 @@ void cp_plot_area(const cp_plot_t *p, int *x0, int *y0, int *x1, int *y1);
 void cp_plot_range(const cp_plot_t *p, double *xmin, double *xmax, double *ymin, double *ymax);
 
 /* The canvas pixels: height rows of width RGB triples, top row first.
- * Borrowed: valid until the next draw call or cp_plot_destroy. */
+ * Borrowed: valid until cp_plot_destroy; each draw call rewrites them. */
 const unsigned char *cp_plot_rgb(const cp_plot_t *p, int *width, int *height);
 
 /* Encodes the canvas as an 8-bit RGB PNG in a malloc'd buffer the caller

@@ -484,7 +484,7 @@ static void ticks_log(axis_t *a, int target)
  * `min_gap` pixels apart (their widths counted when `horizontal`). */
 static void axis_ticks(axis_t *a, int len, bool horizontal, int scale)
 {
-    int target = len / (horizontal ? 55 : 32) / scale;
+    int target = len / (horizontal ? 65 : 32) / scale;
     if (target > 10)
         target = 10;
     for (; target >= 2; target--) {
@@ -937,10 +937,15 @@ int cp_plot_histogram(cp_plot_t *p, const double *v, size_t n, int bins, const c
     frame_t f;
     frame_init(p, &f, xlabel, "count");
     sub_add(p, &f, "n = %zu", used);
-    if (used)
-        sub_add(p, &f, "mean = %.3g", mean);
-    if (used > 1)
-        sub_add(p, &f, "sd = %.3g", sqrt(m2 / (double)(used - 1)));
+    char num[32];
+    if (used) {
+        fmt_compact(num, sizeof num, mean, 3);
+        sub_add(p, &f, "mean = %s", num);
+    }
+    if (used > 1) {
+        fmt_compact(num, sizeof num, sqrt(m2 / (double)(used - 1)), 3);
+        sub_add(p, &f, "sd = %s", num);
+    }
     if (outside)
         sub_add(p, &f, "%zu outside the range shown", outside);
     if (n - used)
@@ -1032,7 +1037,7 @@ int cp_plot_bars(cp_plot_t *p, const char *const *labels, const double *values, 
             continue;
         k++;
         char num[32];
-        snprintf(num, sizeof num, "%.3g", values[i]);
+        fmt_compact(num, sizeof num, values[i], 3);
         int w = text_w(num, s) + 6 * s;
         if (values[i] >= 0) {
             vmax = fmax(vmax, clamp_coord(values[i]));
@@ -1075,7 +1080,7 @@ int cp_plot_bars(cp_plot_t *p, const char *const *labels, const double *values, 
         else if (ex < zx)
             fill(p, ex + 1, y0, zx, y1, C_DATA);
         char num[32];
-        snprintf(num, sizeof num, "%.3g", values[i]);
+        fmt_compact(num, sizeof num, values[i], 3);
         int ty = (int)lrint(mid) - (GLYPH_H - 1) * s / 2;
         if (values[i] >= 0)
             text(p, ex + 4 * s, ty, num, s, C_SUBTEXT, AL_LEFT);
