@@ -617,6 +617,7 @@ cp_rest_code_t cp_publish_spark_model(cp_mlflow_t *m, cp_hdfs_t *h, const cp_pub
         .created = created,
         .size_bytes = c.bytes,
     };
+    errno = 0;
     if (mlmodel_yaml(&mlmodel, &mt) != 0 || write_file(stage_dir, "MLmodel", &mlmodel) != 0 ||
         env_files(stage_dir, &mt) != 0) {
         seterr(errbuf, errlen, "publish: writing the MLflow metadata in %s: %s", stage_dir,

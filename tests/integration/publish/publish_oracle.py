@@ -118,13 +118,14 @@ def main() -> int:
     try:
         results = {}
         # 1. The official loader.
-        try:
-            model = mlflow.spark.load_model(uri, dfs_tmpdir=tempfile.mkdtemp(prefix="mlflow-dfs-"))
-            results["load_model"] = predictions(model, spark, rows_sql)
-            print("loader\tok\tmlflow.spark.load_model works over Spark Connect")
-        except Exception as e:  # noqa: BLE001 - the outcome is what we report
-            detail = f"{type(e).__name__}: {e}".replace("\n", " ")[:300]
-            print(f"loader\tfailed\t{detail}")
+        with tempfile.TemporaryDirectory(prefix="mlflow-dfs-") as dfs_tmp:
+            try:
+                model = mlflow.spark.load_model(uri, dfs_tmpdir=dfs_tmp)
+                results["load_model"] = predictions(model, spark, rows_sql)
+                print("loader\tok\tmlflow.spark.load_model works over Spark Connect")
+            except Exception as e:  # noqa: BLE001 - the outcome is what we report
+                detail = f"{type(e).__name__}: {e}".replace("\n", " ")[:300]
+                print(f"loader\tfailed\t{detail}")
 
         # 2. The artifacts, downloaded through the registry by alias.
         with tempfile.TemporaryDirectory(prefix="publish-oracle-") as tmp:
