@@ -137,6 +137,7 @@ static const rgb_t C_ZERO = {120, 120, 120};
 #define MAX_TICKS 16
 #define MAX_MINOR 128
 #define TEXT_MAX  512
+#define MIN_AREA  40 /* smallest plot area side in pixels */
 
 /* One axis: its limits and ticks, in axis units (log10 of the data on a log axis). */
 typedef struct {
@@ -480,13 +481,12 @@ static void ticks_log(axis_t *a, int target)
     ticks_linear(a, pow(10, a->lo), pow(10, a->hi), target, true);
 }
 
-/* Picks ticks for an axis `len` pixels long: as many as fit with labels
- * `min_gap` pixels apart (their widths counted when `horizontal`). */
+/* Picks ticks for an axis `len` pixels long: as many (up to 10) as leave
+ * room between their labels. */
 static void axis_ticks(axis_t *a, int len, bool horizontal, int scale)
 {
-    int target = len / (horizontal ? 65 : 32) / scale;
-    if (target > 10)
-        target = 10;
+    int target = len / (horizontal ? 40 : 32) / scale;
+    target = target < 2 ? 2 : target > 10 ? 10 : target;
     for (; target >= 2; target--) {
         a->nminor = 0;
         if (a->log)
@@ -499,7 +499,8 @@ static void axis_ticks(axis_t *a, int len, bool horizontal, int scale)
             if (w > a->label_w)
                 a->label_w = w;
         }
-        double need = horizontal ? a->label_w + 12 * scale : 2.5 * GLYPH_H * scale;
+        /* about a label's width of space between labels */
+        double need = horizontal ? 2 * a->label_w + 12 * scale : 2.5 * GLYPH_H * scale;
         bool fits = true;
         for (int i = 1; i < a->n; i++)
             if ((a->t[i] - a->t[i - 1]) / (a->hi - a->lo) * len < need)
@@ -596,6 +597,8 @@ static void layout(cp_plot_t *p, frame_t *f, bool square)
         bottom += 6 * s + GLYPH_H * s;
     p->ay0 = top;
     p->ay1 = p->h - 1 - bottom;
+    if (p->ay1 - p->ay0 < MIN_AREA)
+        p->ay0 = p->ay1 - MIN_AREA;
     if (f->y_ticks)
         axis_ticks(&p->y, p->ay1 - p->ay0, false, s);
     int left = pad + f->left;
@@ -605,6 +608,10 @@ static void layout(cp_plot_t *p, frame_t *f, bool square)
         left += p->y.label_w + 3 * s + tick;
     p->ax0 = left;
     p->ax1 = p->w - 1 - 2 * pad;
+    /* Labels never take the whole canvas (they may overlap the area instead):
+     * CP_PLOT_MIN_SIZE leaves room for this. */
+    if (p->ax1 - p->ax0 < MIN_AREA)
+        p->ax0 = p->ax1 - MIN_AREA;
     if (square) {
         int w = p->ax1 - p->ax0, h = p->ay1 - p->ay0;
         if (w > h)
@@ -653,6 +660,8 @@ static void draw_frame(cp_plot_t *p, const frame_t *f)
     fill(p, p->ax0, p->ay1, p->ax1, p->ay1, C_FRAME);
     fill(p, p->ax0, p->ay0, p->ax0, p->ay1, C_FRAME);
     fill(p, p->ax1, p->ay0, p->ax1, p->ay1, C_FRAME);
+    /* On a crowded axis a label that would touch the previous one is left out. */
+    int free_x = 0;
     for (int i = 0; i < p->x.n; i++) {
         int x = to_px(px_x(p, p->x.t[i]));
         fill(p, x, p->ay1 + 1, x + s - 1, p->ay1 + tick, C_FRAME);
@@ -662,13 +671,20 @@ static void draw_frame(cp_plot_t *p, const frame_t *f)
             lx = p->w - 1 - w;
         if (lx < 0)
             lx = 0;
+        if (lx < free_x)
+            continue;
         text(p, lx, p->ay1 + tick + 3 * s, p->x.label[i], s, C_TEXT, AL_LEFT);
+        free_x = lx + w + 4 * s;
     }
-    for (int i = 0; f->y_ticks && i < p->y.n; i++) {
+    int free_y = p->h;
+    for (int i = 0; f->y_ticks && i < p->y.n; i++) { /* bottom to top */
         int y = to_px(px_y(p, p->y.t[i]));
         fill(p, p->ax0 - tick, y, p->ax0 - 1, y + s - 1, C_FRAME);
-        text(p, p->ax0 - tick - 3 * s, y - (GLYPH_H - 1) * s / 2, p->y.label[i], s, C_TEXT,
-             AL_RIGHT);
+        int ty = y - (GLYPH_H - 1) * s / 2;
+        if (ty + GLYPH_H * s > free_y)
+            continue;
+        text(p, p->ax0 - tick - 3 * s, ty, p->y.label[i], s, C_TEXT, AL_RIGHT);
+        free_y = ty - 2 * s;
     }
     if (f->xlabel[0]) { /* centred under the plot area, but never off the canvas */
         int w = text_w(f->xlabel, s), lx = (p->ax0 + p->ax1) / 2 - w / 2;
@@ -981,6 +997,28 @@ int cp_plot_histogram(cp_plot_t *p, const double *v, size_t n, int bins, const c
     return CP_PLOT_OK;
 }
 
+/* Pixels needed right of zero (positive bars, `right`) or left of it
+ * (negative bars) at k pixels per unit: the longest bar plus its printed
+ * value, over the first `rows` finite values; value widths times `shrink`. */
+static double bar_text_room(const cp_plot_t *p, const double *values, size_t n, size_t rows,
+                            double k, bool right, double shrink)
+{
+    double need = 0;
+    for (size_t i = 0, r = 0; i < n && r < rows; i++) {
+        if (!isfinite(values[i]))
+            continue;
+        r++;
+        double v = clamp_coord(values[i]);
+        if ((v >= 0) != right)
+            continue;
+        char num[32];
+        fmt_compact(num, sizeof num, values[i], 3);
+        double w = fabs(v) * k + (text_w(num, p->s) + 10 * p->s) * shrink; /* gap, text, margin */
+        need = fmax(need, w);
+    }
+    return need;
+}
+
 int cp_plot_bars(cp_plot_t *p, const char *const *labels, const double *values, size_t n,
                  const char *xlabel)
 {
@@ -1029,34 +1067,37 @@ int cp_plot_bars(cp_plot_t *p, const char *const *labels, const double *values, 
             sub_add(p, &f, "%zu non-finite skipped", n - finite);
     }
 
-    /* The x range leaves room for each value printed at its bar's end. */
-    double vmin = 0, vmax = 0;
-    int wpos = 0, wneg = 0;
-    for (size_t i = 0, k = 0; i < n && k < rows; i++) {
-        if (!isfinite(values[i]))
-            continue;
-        k++;
-        char num[32];
-        fmt_compact(num, sizeof num, values[i], 3);
-        int w = text_w(num, s) + 6 * s;
-        if (values[i] >= 0) {
-            vmax = fmax(vmax, clamp_coord(values[i]));
-            wpos = w > wpos ? w : wpos;
-        } else {
+    /* The x range leaves room for each value printed at its bar's end:
+     * the largest scale k (pixels per unit) at which, with zero placed so
+     * that the negative bars' texts fit on the left, the positive ones fit
+     * on the right. */
+    double vmin = 0, vmax = 0, plot_w = p->ax1 - p->ax0;
+    for (size_t i = 0, k = 0; i < n && k < rows; i++)
+        if (isfinite(values[i])) {
+            k++;
             vmin = fmin(vmin, clamp_coord(values[i]));
-            wneg = w > wneg ? w : wneg;
+            vmax = fmax(vmax, clamp_coord(values[i]));
         }
-    }
     if (vmax == 0 && vmin == 0)
         vmax = 1;
-    double plot_w = p->ax1 - p->ax0;
-    double room = plot_w - wpos - wneg;
-    if (room < plot_w / 3)
-        room = plot_w / 3;
-    /* the bars span `room` pixels, text takes the rest */
-    double span = (vmax - vmin) * plot_w / room;
-    p->x.lo = vmin < 0 ? vmin - span * wneg / plot_w : 0;
-    p->x.hi = p->x.lo + span;
+    double shrink = 1; /* texts get at most 2/3 of the width */
+    double left0 = bar_text_room(p, values, n, rows, 0, false, 1);
+    double right0 = bar_text_room(p, values, n, rows, 0, true, 1);
+    if (left0 + right0 > plot_w * 2 / 3)
+        shrink = plot_w * 2 / 3 / (left0 + right0);
+    double lo_k = 0, hi_k = plot_w / (vmax - vmin);
+    for (int it = 0; it < 60; it++) {
+        double mid = (lo_k + hi_k) / 2;
+        if (bar_text_room(p, values, n, rows, mid, false, shrink) +
+                bar_text_room(p, values, n, rows, mid, true, shrink) <=
+            plot_w)
+            lo_k = mid;
+        else
+            hi_k = mid;
+    }
+    double px_per_unit = lo_k > 0 ? lo_k : plot_w / (vmax - vmin) / 3;
+    p->x.lo = -bar_text_room(p, values, n, rows, px_per_unit, false, shrink) / px_per_unit;
+    p->x.hi = p->x.lo + plot_w / px_per_unit;
     axis_ticks(&p->x, p->ax1 - p->ax0, true, s);
     p->y.lo = 0;
     p->y.hi = rows ? (double)rows : 1;

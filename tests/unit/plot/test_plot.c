@@ -655,6 +655,34 @@ static void extreme_values_still_draw(void **state)
     cp_plot_destroy(p);
 }
 
+/* The smallest canvas, with the widest tick labels and long texts, keeps a
+ * usable plot area for every chart. */
+static void smallest_canvas_keeps_a_plot_area(void **state)
+{
+    (void)state;
+    cp_plot_t *p = cp_plot_new(CP_PLOT_MIN_SIZE, CP_PLOT_MIN_SIZE, "a long title for a tiny chart");
+    assert_non_null(p);
+    double x[] = {-123456.789012, 987654.321098}, y[] = {-0.000123456, 987654321.5};
+    const char *labels[] = {"a_feature_name_that_is_long", "another_long_feature_name"};
+    for (int chart = 0; chart < 3; chart++) {
+        int rc = chart == 0   ? cp_plot_scatter(p, x, y, 2, "a long x label", "a long y label", 0)
+                 : chart == 1 ? cp_plot_histogram(p, y, 2, 0, "a long x label")
+                              : cp_plot_bars(p, labels, y, 2, "a long x label");
+        assert_int_equal(rc, CP_PLOT_OK);
+        int x0, y0, x1, y1;
+        cp_plot_area(p, &x0, &y0, &x1, &y1);
+        assert_true(x0 >= 0 && y0 >= 0 && x1 < CP_PLOT_MIN_SIZE && y1 < CP_PLOT_MIN_SIZE);
+        assert_true(x1 - x0 >= 40 && y1 - y0 >= 40);
+        img_t img;
+        render(p, &img);
+        assert_true(count_in(&img, x0, y0, x1, y1, is_blue) > 0);
+        /* the x axis keeps tick labels */
+        assert_true(count_in(&img, x0, y1 + 4, x1, y1 + 14, is_dark) > 10);
+        free(img.rgb);
+    }
+    cp_plot_destroy(p);
+}
+
 static void bad_arguments_are_refused(void **state)
 {
     (void)state;
@@ -933,6 +961,7 @@ int main(void)
         cmocka_unit_test(histogram_bars_follow_counts),
         cmocka_unit_test(histogram_range_ignores_a_few_outliers),
         cmocka_unit_test(extreme_values_still_draw),
+        cmocka_unit_test(smallest_canvas_keeps_a_plot_area),
         cmocka_unit_test(bad_arguments_are_refused),
         cmocka_unit_test(write_png_writes_the_same_bytes),
         cmocka_unit_test(every_glyph_is_drawn_and_distinct),
