@@ -536,6 +536,44 @@ static void many_bars_show_the_top_ones(void **state)
     cp_plot_destroy(p);
 }
 
+static bool is_grey_text(const unsigned char *c)
+{
+    return c[0] == c[1] && c[1] == c[2] && c[0] < 160;
+}
+
+/* Grey (value label) pixels right of the bars, inside the plot area, in the
+ * row band of bar `row` of `rows`. */
+static size_t value_label_pixels(int width, const double *values, int rows, int row)
+{
+    cp_plot_t *p = cp_plot_new(width, 400, NULL);
+    assert_non_null(p);
+    const char *labels[] = {"a", "b", "c"};
+    assert_int_equal(cp_plot_bars(p, labels, values, (size_t)rows, NULL), CP_PLOT_OK);
+    int x0, y0, x1, y1;
+    cp_plot_area(p, &x0, &y0, &x1, &y1);
+    img_t img;
+    render(p, &img);
+    int band = (y1 - y0) / rows;
+    /* strictly inside the frame, whose edges are grey too */
+    size_t n =
+        count_in(&img, x0 + 1, y0 + 1 + row * band, x1 - 1, y0 + (row + 1) * band, is_grey_text);
+    free(img.rgb);
+    cp_plot_destroy(p);
+    return n;
+}
+
+static void bar_values_are_printed_whole(void **state)
+{
+    (void)state;
+    /* the shorter bar has the longer label: it must fit too */
+    double values[] = {1, 0.999, 0.5};
+    for (int row = 0; row < 3; row++) {
+        size_t narrow = value_label_pixels(400, values, 3, row);
+        assert_true(narrow > 20);
+        assert_int_equal(narrow, value_label_pixels(1600, values, 3, row));
+    }
+}
+
 /* Height of the blue column at x, from the bottom of the plot area up. */
 static int run_up(const img_t *img, int x, int y1)
 {
@@ -957,6 +995,7 @@ int main(void)
         cmocka_unit_test(non_finite_values_are_skipped_and_counted),
         cmocka_unit_test(empty_input_says_no_data),
         cmocka_unit_test(bars_are_proportional_and_in_order),
+        cmocka_unit_test(bar_values_are_printed_whole),
         cmocka_unit_test(many_bars_show_the_top_ones),
         cmocka_unit_test(histogram_bars_follow_counts),
         cmocka_unit_test(histogram_range_ignores_a_few_outliers),
