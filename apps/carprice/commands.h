@@ -16,5 +16,6 @@ int cmd_data_split(int argc, char **argv);
 int cmd_requests(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_source(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 #endif

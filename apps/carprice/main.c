@@ -11,6 +11,7 @@ static const cp_command_t commands[] = {
     {"requests", "send test rows to Kafka as requests, later the managers' prices", cmd_requests},
     {"source", "publish staged train batches to HDFS atomically, one at a time", cmd_source},
     {"train", "ETL, holdout split and feature pipeline through Spark Connect", cmd_train},
+    {"serve", "stream predictions Kafka -> model -> Kafka, with health and metrics", cmd_serve},
 };
 
 static void usage(FILE *out)

@@ -1,0 +1,242 @@
+/* The prediction query's plan: Kafka requests -> validation -> features ->
+ * model -> one Kafka sink writing predictions and dead letters to their
+ * topics (a `topic` column per row), so that one checkpoint covers both. */
+#define _GNU_SOURCE
+#include "serve_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "carprice/util.h"
+
+/* Requests larger than this are rejected unparsed (docs/messages.md). */
+#define MAX_REQUEST_BYTES "1048576"
+/* Dead letters carry at most this much of the rejected value. */
+#define MAX_PAYLOAD_BYTES "65536"
+/* Wall-clock time of the row's evaluation. current_timestamp() would be the
+ * micro-batch's start in a stream, which hides the batch's own duration. */
+#define NOW_MS "CAST(java_method('java.lang.System', 'currentTimeMillis') AS BIGINT)"
+
+char *serve_sql_quote(const char *s)
+{
+    size_t n = 0;
+    for (const char *p = s; *p; p++)
+        n += (*p == '\'' || *p == '\\') ? 2 : 1;
+    char *q = malloc(n + 3);
+    if (!q)
+        return NULL;
+    char *w = q;
+    *w++ = '\'';
+    for (const char *p = s; *p; p++) {
+        if (*p == '\'' || *p == '\\')
+            *w++ = '\\';
+        *w++ = *p;
+    }
+    *w++ = '\'';
+    *w = '\0';
+    return q;
+}
+
+/* The validation rules of docs/messages.md, first failure wins. Columns in
+ * scope: req_value (binary), req_bytes, req_v (the parsed variant or NULL),
+ * rec (the record as a struct of strings, NULL unless it is an object). */
+static const char reason_sql[] =
+    "CASE"
+    " WHEN req_value IS NULL THEN 'not_json: no value'"
+    " WHEN req_bytes > " MAX_REQUEST_BYTES " THEN 'oversized'"
+    " WHEN NOT is_valid_utf8(CAST(req_value AS STRING)) THEN 'not_json: invalid UTF-8'"
+    " WHEN req_v IS NULL THEN 'not_json'"
+    " WHEN NOT regexp_like(CAST(req_value AS STRING), '^[ \\t\\r\\n]*[{]')"
+    " THEN 'not_json: not an object'"
+    " WHEN variant_get(req_v, '$.request_id') IS NULL"
+    " OR is_variant_null(variant_get(req_v, '$.request_id')) THEN 'missing_field: request_id'"
+    " WHEN schema_of_variant(variant_get(req_v, '$.request_id')) <> 'STRING'"
+    " THEN 'wrong_type: request_id'"
+    " WHEN variant_get(req_v, '$.request_id', 'string') = '' THEN 'empty: request_id'"
+    " WHEN variant_get(req_v, '$.sent_at_ms') IS NULL"
+    " OR is_variant_null(variant_get(req_v, '$.sent_at_ms')) THEN 'missing_field: sent_at_ms'"
+    " WHEN schema_of_variant(variant_get(req_v, '$.sent_at_ms'))"
+    " NOT IN ('TINYINT', 'SMALLINT', 'INT', 'BIGINT') THEN 'wrong_type: sent_at_ms'"
+    " WHEN variant_get(req_v, '$.record') IS NULL"
+    " OR is_variant_null(variant_get(req_v, '$.record')) THEN 'missing_field: record'"
+    " WHEN rec IS NULL THEN 'wrong_type: record'"
+    " WHEN rec.year IS NULL THEN 'missing_field: record.year'"
+    " WHEN try_cast(rec.year AS INT) IS NULL THEN 'not_a_number: year'"
+    " WHEN try_cast(rec.year AS INT) < 1950 OR try_cast(rec.year AS INT) >"
+    " year(coalesce(try_cast(rec.listed_date AS DATE), current_date())) + 1"
+    " THEN 'out_of_range: year'"
+    " WHEN rec.mileage IS NOT NULL AND try_cast(rec.mileage AS DOUBLE) IS NULL"
+    " THEN 'not_a_number: mileage'"
+    " WHEN try_cast(rec.mileage AS DOUBLE) < 0 OR try_cast(rec.mileage AS DOUBLE) > 1000000"
+    " THEN 'out_of_range: mileage'"
+    " END";
+
+/* One projection step; frees *df and replaces it. */
+static int step(serve_plan_t *p, sc_df_t **df, const char *const *exprs, size_t n, const char *what)
+{
+    sc_df_t *next = NULL;
+    if (sc_df_select_expr(*df, exprs, n, &next, p->err) != SC_OK)
+        return serve_plan_fail(p, what);
+    sc_df_destroy(*df);
+    *df = next;
+    return 0;
+}
+
+int serve_plan_fail(serve_plan_t *p, const char *what)
+{
+    const char *msg = sc_error_message(p->err);
+    const char *cls = sc_error_class(p->err);
+    snprintf(p->errbuf, sizeof p->errbuf, "%s: %.*s%s%s%s", what, (int)strcspn(msg, "\n"), msg,
+             *cls ? " [" : "", cls, *cls ? "]" : "");
+    return -1;
+}
+
+int serve_plan_build(serve_plan_t *p, const serve_plan_in_t *in, sc_df_t **out)
+{
+    *out = NULL;
+    char *rec_sql = NULL, *pt = NULL, *dt = NULL, *mn = NULL, *mv = NULL, *value_sql = NULL,
+         *topic_sql = NULL, *maxo = NULL;
+    sc_df_t *df = NULL;
+    int rc = -1;
+
+    const char *rk[8], *rv[8];
+    size_t nr = 0;
+    rk[nr] = "kafka.bootstrap.servers";
+    rv[nr++] = in->bootstrap;
+    rk[nr] = "subscribe";
+    rv[nr++] = in->requests_topic;
+    rk[nr] = "startingOffsets";
+    rv[nr++] = in->starting_offsets;
+    /* A record expired from the topic before it was read is a lost request:
+     * fail the query loudly rather than skip it. */
+    rk[nr] = "failOnDataLoss";
+    rv[nr++] = "true";
+    if (in->max_offsets_per_trigger > 0) {
+        maxo = cp_strf("%ld", in->max_offsets_per_trigger);
+        if (!maxo)
+            goto oom;
+        rk[nr] = "maxOffsetsPerTrigger";
+        rv[nr++] = maxo;
+    }
+    sc_read_opts_t ro = {.format = "kafka",
+                         .option_keys = rk,
+                         .option_values = rv,
+                         .noptions = nr,
+                         .streaming = true};
+    if (sc_read(p->s, &ro, NULL, 0, &df, p->err) != SC_OK) {
+        serve_plan_fail(p, "reading the requests topic");
+        goto done;
+    }
+    const char *s1[] = {"CAST(key AS STRING) AS req_key", "value AS req_value",
+                        "octet_length(value) AS req_bytes"};
+    if (step(p, &df, s1, 3, "projecting the requests") != 0)
+        goto done;
+    /* Parse once, into a variant: try_parse_json is NULL for text that is not
+     * JSON, and the variant keeps each member's JSON type for the checks. */
+    const char *s2[] = {"req_key", "req_value", "req_bytes",
+                        "IF(req_bytes <= " MAX_REQUEST_BYTES
+                        " AND is_valid_utf8(CAST(req_value AS STRING)), "
+                        "try_parse_json(CAST(req_value AS STRING)), NULL) AS req_v"};
+    if (step(p, &df, s2, 4, "parsing the requests") != 0)
+        goto done;
+    rec_sql = cp_strf("try_variant_get(req_v, '$.record', '%s') AS rec", in->record_type);
+    if (!rec_sql)
+        goto oom;
+    const char *s3[] = {"req_key", "req_value", "req_bytes", "req_v", rec_sql};
+    if (step(p, &df, s3, 5, "extracting the record") != 0)
+        goto done;
+    char reason_alias[sizeof reason_sql + 32];
+    snprintf(reason_alias, sizeof reason_alias, "%s AS req_reason", reason_sql);
+    const char *s4[] = {"req_key",
+                        "req_value",
+                        "req_bytes",
+                        "rec",
+                        "try_variant_get(req_v, '$.request_id', 'string') AS req_id",
+                        "try_variant_get(req_v, '$.sent_at_ms', 'bigint') AS req_sent_ms",
+                        reason_alias};
+    if (step(p, &df, s4, 7, "validating the requests") != 0)
+        goto done;
+    /* Rejected requests reach the model as an all-NULL record, so nothing in
+     * them can make the model fail; their prediction is discarded. */
+    const char *s5[] = {"IF(req_reason IS NULL, rec, NULL) AS rec",
+                        "req_key",
+                        "req_value",
+                        "req_bytes",
+                        "req_id",
+                        "req_sent_ms",
+                        "req_reason"};
+    if (step(p, &df, s5, 7, "masking rejected requests") != 0)
+        goto done;
+    const char *s6[] = {"rec.*",  "req_key",     "req_value", "req_bytes",
+                        "req_id", "req_sent_ms", "req_reason"};
+    if (step(p, &df, s6, 7, "flattening the record") != 0)
+        goto done;
+    if (sc_df_create_view(df, "raw_listings", true, p->err) != SC_OK) {
+        serve_plan_fail(p, "creating view raw_listings");
+        goto done;
+    }
+    sc_df_destroy(df);
+    df = NULL;
+    if (sc_sql(p->s, in->features_sql, NULL, 0, &df, p->err) != SC_OK) {
+        serve_plan_fail(p, "sql/features.sql");
+        goto done;
+    }
+    sc_df_t *scored = NULL;
+    if (sc_model_transform(in->model, df, NULL, &scored, p->err) != SC_OK) {
+        serve_plan_fail(p, "applying the model");
+        goto done;
+    }
+    sc_df_destroy(df);
+    df = scored;
+    /* exp() of a prediction past ~709 is infinite: no JSON number. */
+    const char *s7[] = {
+        "req_key",
+        "req_value",
+        "req_bytes",
+        "req_id",
+        "req_sent_ms",
+        "prediction",
+        "CASE WHEN req_reason IS NOT NULL THEN req_reason"
+        " WHEN prediction IS NULL OR isnan(prediction) OR prediction > 700 THEN 'no_prediction'"
+        " END AS out_reason"};
+    if (step(p, &df, s7, 7, "checking predictions") != 0)
+        goto done;
+    pt = serve_sql_quote(in->predictions_topic);
+    dt = serve_sql_quote(in->dlq_topic);
+    mn = serve_sql_quote(in->model_name);
+    mv = serve_sql_quote(in->model_version);
+    if (!pt || !dt || !mn || !mv)
+        goto oom;
+    topic_sql = cp_strf("IF(out_reason IS NULL, %s, %s) AS topic", pt, dt);
+    value_sql = cp_strf(
+        "IF(out_reason IS NULL, to_json(named_struct('request_id', req_id, 'predicted_price', "
+        "exp(prediction), 'model_name', %s, 'model_version', %s, 'request_ts_ms', req_sent_ms, "
+        "'predicted_at_ms', " NOW_MS ")), to_json(named_struct('request_id', req_id, 'reason', "
+        "out_reason, 'payload', make_valid_utf8(CAST(substr(req_value, 1, " MAX_PAYLOAD_BYTES
+        ") AS STRING)), 'payload_bytes', req_bytes, 'model_name', %s, 'model_version', %s, "
+        "'rejected_at_ms', " NOW_MS "))) AS value",
+        mn, mv, mn, mv);
+    if (!topic_sql || !value_sql)
+        goto oom;
+    const char *s8[] = {topic_sql, "IF(out_reason IS NULL, req_id, req_key) AS key", value_sql};
+    if (step(p, &df, s8, 3, "encoding the output") != 0)
+        goto done;
+    *out = df;
+    df = NULL;
+    rc = 0;
+    goto done;
+oom:
+    snprintf(p->errbuf, sizeof p->errbuf, "out of memory");
+done:
+    sc_df_destroy(df);
+    free(rec_sql);
+    free(pt);
+    free(dt);
+    free(mn);
+    free(mv);
+    free(value_sql);
+    free(topic_sql);
+    free(maxo);
+    return rc;
+}
