@@ -61,6 +61,7 @@ void cp_live_metrics_opts_init(cp_live_metrics_opts_t *o)
     o->trigger_interval = "10 seconds";
     o->query_name = "carprice_live_metrics";
     o->starting_offsets = "latest";
+    o->state_partitions = 4;
 }
 
 /* Parses "<N> <unit>" into milliseconds; returns -1 when it is not one.
@@ -151,6 +152,8 @@ static int validate(const cp_live_metrics_opts_t *o, char *err, size_t errlen)
                                  strcmp(o->starting_offsets, "earliest") != 0))
         return set_err(err, errlen, "live metrics: starting offsets must be latest or earliest"),
                -1;
+    if (o->state_partitions < 1 || o->state_partitions > 10000)
+        return set_err(err, errlen, "live metrics: state partitions must be 1..10000"), -1;
     for (size_t i = 0; i < o->nkafka_options; i++) {
         const char *k = o->kafka_option_keys[i], *v = o->kafka_option_values[i];
         if (!k || !v || strncmp(k, "kafka.", 6) != 0 || !k[6])
@@ -357,12 +360,27 @@ int cp_live_metrics_start(sc_session_t *s, const cp_live_metrics_opts_t *o, sc_q
                            .option_keys = k,
                            .option_values = v,
                            .noptions = n};
+    /* Every stateful operator has spark.sql.shuffle.partitions state stores,
+     * each visited by every micro-batch: Spark's default of 200 costs seconds
+     * per batch for a stream of a few prices per second. */
+    static const char *const parts_key = "spark.sql.shuffle.partitions";
+    char parts[16];
+    snprintf(parts, sizeof parts, "%d", o->state_partitions);
+    char *saved = NULL;
     sc_error_t *e = sc_error_new();
     int rc = 0;
     if (!e)
         rc = (set_err(err, errlen, "live metrics: out of memory"), -1);
-    else if (sc_stream_start(df, &so, out, e) != SC_OK)
-        rc = sc_fail(err, errlen, "start", e);
+    else if (sc_session_conf_get(s, parts_key, &saved, e) != SC_OK ||
+             sc_session_conf_set(s, parts_key, parts, e) != SC_OK)
+        rc = sc_fail(err, errlen, "setting state partitions", e);
+    else {
+        if (sc_stream_start(df, &so, out, e) != SC_OK)
+            rc = sc_fail(err, errlen, "start", e);
+        /* Best effort: the query has started (or failed) either way. */
+        sc_session_conf_set(s, parts_key, saved ? saved : "200", NULL);
+    }
+    free(saved);
     sc_error_destroy(e);
     free(k);
     free(v);

@@ -33,6 +33,8 @@ typedef struct {
     const char *query_name;        /* default "carprice_live_metrics"; [A-Za-z0-9_], <= 64 */
     const char *starting_offsets;  /* both source topics, on a fresh checkpoint: "latest"
                                     * (default) or "earliest" */
+    int state_partitions;          /* partitions of the query's state, fixed by its first start
+                                    * (kept in the checkpoint); default 4 */
     const char *const *kafka_option_keys; /* extra "kafka.*" options for sources and sink */
     const char *const *kafka_option_values;
     size_t nkafka_options;
@@ -48,6 +50,8 @@ int cp_live_metrics_df(sc_session_t *s, const cp_live_metrics_opts_t *o, sc_df_t
                        size_t errlen);
 
 /* Validates o, builds the query and starts it on s (output mode append).
+ * spark.sql.shuffle.partitions is set to o->state_partitions for the start
+ * and restored afterwards: do not start other queries on s meanwhile.
  * *out is the caller's (sc_query_destroy; the query keeps running until
  * sc_query_stop or the end of the server-side session). Returns 0, or -1
  * with one line in err (bad option, Spark's analysis error, ...). */

@@ -3,8 +3,9 @@
  * some prices late beyond the bound, some before their prediction, some
  * missing, a duplicate prediction, a request answered by both versions, a
  * zero price, bad JSON on both topics, all spread over several sliding
- * windows and fed in event-time order over several micro-batches. Every
- * metrics row must equal what this file computes from the same inputs. */
+ * windows and fed in event-time order over several micro-batches (20 s of
+ * event time each). Every metrics row must equal what this file computes
+ * from the same inputs. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,7 +28,8 @@
 #define WINDOW_MS 10000LL
 #define SLIDE_MS  5000LL
 #define BOUND_MS  20000LL
-#define CHUNK_MS  10000LL
+#define DELAY_MS  5000LL /* watermark delay */
+#define CHUNK_MS  20000LL
 #define NREQ      80
 #define MAX_PRED  (NREQ * 2 + 4)
 #define MAX_MSG   512
@@ -371,6 +373,10 @@ static void live_metrics_match_oracle(void **state)
     make_inputs();
     compute_wants();
     assert_true(nwants >= 12); /* both versions over several windows */
+    size_t single = 0;
+    for (size_t i = 0; i < nwants; i++)
+        single += wants[i].n == 1;
+    assert_true(single > 0); /* some windows have r2 null */
 
     sc_error_t *err = sc_error_new();
     sc_session_t *s = NULL;
@@ -414,19 +420,46 @@ static void live_metrics_match_oracle(void **state)
             o.prices_topic = qtopic;
             o.metrics_topic = mtopic;
             o.checkpoint = ckpt;
-            o.window = "10 seconds";
-            o.slide = "5 seconds";
-            o.price_bound = "20 seconds";
-            o.watermark_delay = "5 seconds";
+            o.window = "10 seconds";         /* WINDOW_MS */
+            o.slide = "5 seconds";           /* SLIDE_MS */
+            o.price_bound = "20 seconds";    /* BOUND_MS */
+            o.watermark_delay = "5 seconds"; /* DELAY_MS */
             o.trigger_interval = "500 milliseconds";
             o.query_name = qname;
             o.starting_offsets = "earliest";
+            o.state_partitions = 2;
             char e[1024];
             if (cp_live_metrics_start(s, &o, &q, e, sizeof e) != 0)
                 fail_msg("%s", e);
         }
         CHECK(sc_query_process_all_available(q, err));
     }
+    /* Append mode: a window is out once the watermark the join passes on,
+     * min(max event time of each topic) - delay - bound, reaches its end,
+     * and not before. With every input in, only the earliest windows are. */
+    int64_t max_p = 0, max_q = 0;
+    for (size_t i = 0; i < npreds; i++)
+        max_p = preds[i].t > max_p ? preds[i].t : max_p;
+    for (size_t i = 0; i < nprices; i++)
+        max_q = prices[i].t > max_q ? prices[i].t : max_q;
+    int64_t wm_out = (max_p < max_q ? max_p : max_q) - DELAY_MS - BOUND_MS;
+    size_t early = 0;
+    for (size_t i = 0; i < nwants; i++) {
+        int64_t end = wants[i].start + WINDOW_MS;
+        assert_true(llabs(end - wm_out) > 200); /* no doubt about the boundary */
+        early += end <= wm_out;
+    }
+    assert_true(early > 0 && early < nwants);
+    tk_msg_t *msgs = NULL;
+    size_t got = tk_consume(mtopic, early, 120000, &msgs);
+    assert_int_equal(got, early);
+    tk_msgs_free(msgs, got);
+    usleep(3000 * 1000); /* a few more triggers: nothing else may come out */
+    got = tk_consume(mtopic, early + 1, 3000, &msgs);
+    if (got != early)
+        fail_msg("%zu windows out before the watermark passed their end (want %zu)", got, early);
+    tk_msgs_free(msgs, got);
+
     /* Moves both watermarks far past every window above, so they all close. */
     pred_t adv = {.id = "lm-adv", .version = "1", .yhat = 1000.0, .t = T0 + 300000};
     price_t advq = {.id = "lm-adv", .y = 1200.0, .t = T0 + 300000};
@@ -437,8 +470,7 @@ static void live_metrics_match_oracle(void **state)
     CHECK(sc_query_process_all_available(q, err));
 
     double t_wait = cp_now_s();
-    tk_msg_t *msgs = NULL;
-    size_t got = tk_consume(mtopic, nwants, 120000, &msgs);
+    got = tk_consume(mtopic, nwants, 120000, &msgs);
     double waited = cp_now_s() - t_wait;
     char *exc = NULL;
     sc_query_exception(q, &exc, NULL, NULL);
@@ -460,9 +492,9 @@ static void live_metrics_match_oracle(void **state)
     assert_int_equal(got, nwants);
     tk_msgs_free(msgs, got);
     fprintf(stderr,
-            "live metrics: %zu predictions, %zu prices, %zu window rows; last window "
-            "out %.1f s after the watermark-advancing records\n",
-            npreds, nprices, nwants, waited);
+            "live metrics: %zu predictions, %zu prices, %zu window rows (%zu out before the "
+            "final watermark move); the rest out %.1f s after the query had processed it\n",
+            npreds, nprices, nwants, early, waited);
 
     CHECK(sc_query_stop(q, err));
     sc_query_destroy(q);
@@ -490,6 +522,7 @@ static void bad_options_rejected(void **state)
         {"trigger_interval", "0 seconds", "bad trigger interval"},
         {"metrics_topic", "a topic", "bad metrics topic 'a topic'"},
         {"query_name", "x-y", "bad query name"},
+        {"state_partitions", NULL, "state partitions must be 1..10000"},
         {"starting_offsets", "now", "starting offsets must be latest or earliest"},
         {"checkpoint", NULL, "a checkpoint location is required"},
         {"bootstrap", NULL, "bootstrap servers are required"},
@@ -509,7 +542,10 @@ static void bad_options_rejected(void **state)
                          : strcmp(cases[i].field, "starting_offsets") == 0 ? &o.starting_offsets
                          : strcmp(cases[i].field, "checkpoint") == 0       ? &o.checkpoint
                                                                            : &o.bootstrap;
-        *f = cases[i].value;
+        if (strcmp(cases[i].field, "state_partitions") == 0)
+            o.state_partitions = 0;
+        else
+            *f = cases[i].value;
         sc_query_t *q = NULL;
         char e[512] = "";
         assert_int_equal(cp_live_metrics_start(s, &o, &q, e, sizeof e), -1);
