@@ -293,7 +293,9 @@ int cp_live_metrics_df(sc_session_t *s, const cp_live_metrics_opts_t *o, sc_df_t
      *     same price and collapse here, keeping the earliest prediction. The
      *     price's time is a key so the group is closed by the watermark —
      *     the SQL form of dropDuplicatesWithinWatermark(request_id,
-     *     model_version) after the join;
+     *     model_version) after the join. pred_time stays inside min_by:
+     *     grouping by it too would leave two event-time columns, which Spark
+     *     refuses in the next stateful operator;
      *  3. the sliding window over the price's time. SST = n * var_pop(y):
      *     var_pop is Spark's numerically stable central moment, equal to
      *     (Σy² - (Σy)²/n)/n without that formula's cancellation, so
