@@ -177,6 +177,23 @@ const char *cp_mlflow_run_tag(const cp_mlflow_run_t *r, const char *key);
 size_t cp_mlflow_run_metric_count(const cp_mlflow_run_t *r);
 bool cp_mlflow_run_metric_at(const cp_mlflow_run_t *r, size_t i, cp_mlflow_metric_t *out);
 
+/* A list of runs from cp_mlflow_run_search. */
+typedef struct cp_mlflow_run_list_s cp_mlflow_run_list_t;
+
+/* Searches the active runs of the given experiments with MLflow's filter
+ * syntax (e.g. "attributes.status = 'FINISHED' AND tags.`carprice.batches` !=
+ * ''"; NULL: every run), following pages until max_results (0: no limit) runs
+ * are collected. order_by may be NULL, or one clause such as
+ * "attributes.start_time DESC". An empty result is not an error. */
+cp_rest_code_t cp_mlflow_run_search(cp_mlflow_t *m, const char *const *experiment_ids,
+                                    size_t n_experiments, const char *filter, const char *order_by,
+                                    size_t max_results, cp_mlflow_run_list_t **out,
+                                    cp_rest_error_t *err);
+void cp_mlflow_run_list_destroy(cp_mlflow_run_list_t *l);
+size_t cp_mlflow_run_list_count(const cp_mlflow_run_list_t *l);
+/* Borrowed from l; NULL past the end. */
+const cp_mlflow_run_t *cp_mlflow_run_list_at(const cp_mlflow_run_list_t *l, size_t i);
+
 /* ---- batched logging ---- */
 
 /* A list of metrics, params and tags to log. Entries are validated and copied
