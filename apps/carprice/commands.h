@@ -17,5 +17,6 @@ int cmd_requests(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_source(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_watch_data(int argc, char **argv);
 
 #endif

@@ -12,6 +12,8 @@ static const cp_command_t commands[] = {
     {"source", "publish staged train batches to HDFS atomically, one at a time", cmd_source},
     {"train", "ETL, holdout split and feature pipeline through Spark Connect", cmd_train},
     {"serve", "stream predictions Kafka -> model -> Kafka, with health and metrics", cmd_serve},
+    {"watch-data", "one pass: start a training when new complete batches are on HDFS",
+     cmd_watch_data},
 };
 
 static void usage(FILE *out)
