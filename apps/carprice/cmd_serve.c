@@ -55,6 +55,8 @@ static void usage(FILE *out)
             "  --show-offsets DIR     print the committed offsets of checkpoint root DIR, exit\n"
             "  --trigger-ms MS        processing-time trigger interval (default 500)\n"
             "  --max-offsets-per-trigger N   cap on requests per micro-batch (default none)\n"
+            "  --min-partitions N     split each batch into at least N Spark tasks (default:\n"
+            "                         one per Kafka partition)\n"
             "  --http-port PORT       127.0.0.1 port of /healthz /readyz /metrics (default\n"
             "                         8080; 0 picks a free one and logs it; -1 disables)\n"
             "  --stop-timeout MS      bound on a graceful stop (default 30000)\n"
@@ -169,6 +171,10 @@ int cmd_serve(int argc, char **argv)
             if (parse_long(a, argv[++i], 0, LONG_MAX, &v) != 0)
                 return 2;
             o.max_offsets_per_trigger = v;
+        } else if (!strcmp(a, "--min-partitions") && hv) {
+            if (parse_long(a, argv[++i], 0, 10000, &v) != 0)
+                return 2;
+            o.min_partitions = v;
         } else if (!strcmp(a, "--http-port") && hv) {
             if (parse_long(a, argv[++i], -1, 65535, &v) != 0)
                 return 2;

@@ -45,6 +45,8 @@ typedef struct {
     const char *query_name;       /* default carprice_serve */
     long trigger_ms;              /* processing-time trigger; default 500 */
     long max_offsets_per_trigger; /* 0: no cap */
+    long min_partitions;          /* Spark tasks per batch at least (Kafka minPartitions);
+                                   * 0: one per topic partition */
     long stop_timeout_ms;         /* bound on a graceful stop; default 30000 */
     long poll_ms;                 /* supervision interval; default 1000 */
     int http_port;                /* 127.0.0.1:port; 0 picks a free one; -1 no server */

@@ -28,9 +28,23 @@ size_t serve_progress_parse(const char *text, void (*fn)(const serve_progress_t 
         if (json_is_object(o)) {
             serve_progress_t p = {0};
             p.batch_id = (int64_t)num(o, "batchId");
-            p.num_input_rows = (int64_t)num(o, "numInputRows");
-            p.input_rate = num(o, "inputRowsPerSecond");
-            p.processed_rate = num(o, "processedRowsPerSecond");
+            /* Spark 4.0's JSON has these per source only (older reports also at
+             * the top level): sum over sources, else take the top level. */
+            json_t *srcs = json_object_get(o, "sources");
+            if (json_is_array(srcs) && json_array_size(srcs) > 0) {
+                size_t i;
+                json_t *src;
+                json_array_foreach(srcs, i, src)
+                {
+                    p.num_input_rows += (int64_t)num(src, "numInputRows");
+                    p.input_rate += num(src, "inputRowsPerSecond");
+                    p.processed_rate += num(src, "processedRowsPerSecond");
+                }
+            } else {
+                p.num_input_rows = (int64_t)num(o, "numInputRows");
+                p.input_rate = num(o, "inputRowsPerSecond");
+                p.processed_rate = num(o, "processedRowsPerSecond");
+            }
             json_t *d = json_object_get(o, "durationMs");
             p.trigger_ms = num(d, "triggerExecution");
             p.ran_batch = json_object_get(d, "addBatch") != NULL;

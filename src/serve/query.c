@@ -96,7 +96,7 @@ int serve_plan_build(serve_plan_t *p, const serve_plan_in_t *in, sc_df_t **out)
 {
     *out = NULL;
     char *rec_sql = NULL, *pt = NULL, *dt = NULL, *mn = NULL, *mv = NULL, *value_sql = NULL,
-         *topic_sql = NULL, *maxo = NULL;
+         *topic_sql = NULL, *maxo = NULL, *minp = NULL;
     sc_df_t *df = NULL;
     int rc = -1;
 
@@ -118,6 +118,13 @@ int serve_plan_build(serve_plan_t *p, const serve_plan_in_t *in, sc_df_t **out)
             goto oom;
         rk[nr] = "maxOffsetsPerTrigger";
         rv[nr++] = maxo;
+    }
+    if (in->min_partitions > 0) {
+        minp = cp_strf("%ld", in->min_partitions);
+        if (!minp)
+            goto oom;
+        rk[nr] = "minPartitions";
+        rv[nr++] = minp;
     }
     sc_read_opts_t ro = {.format = "kafka",
                          .option_keys = rk,
@@ -238,5 +245,6 @@ done:
     free(value_sql);
     free(topic_sql);
     free(maxo);
+    free(minp);
     return rc;
 }

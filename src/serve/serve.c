@@ -38,7 +38,7 @@ typedef struct {
     double spark_ok_at; /* cp_now_s() of the last answer from Spark */
     bool model_loaded;
     bool query_active;
-    bool first_batch; /* the current run completed a batch */
+    bool first_batch; /* the current run reported progress (a batch, or idle) */
     bool metrics_enabled, metrics_active;
     int64_t rows_total;    /* input rows of completed batches, this process */
     int64_t batches_total; /* batches that read rows */
@@ -66,6 +66,7 @@ struct cp_serve_s {
     int stop_pipe[2];
     volatile sig_atomic_t stopping;
     cp_httpd_t *httpd;
+    serve_watch_t *watch; /* Kafka-side numbers for /metrics, or NULL */
     long backoff_ms;
     double next_attempt; /* cp_now_s() before which no rebuild is tried */
     double metrics_next_attempt;
@@ -271,6 +272,8 @@ static int check_opts(const cp_serve_opts_t *o, char *errbuf, size_t errlen)
         return errf(errbuf, errlen, "poll interval %ld ms: at least 50", o->poll_ms);
     if (o->http_port < -1 || o->http_port > 65535)
         return errf(errbuf, errlen, "--http-port %d: expected 0 .. 65535", o->http_port);
+    if (o->min_partitions < 0 || o->min_partitions > 10000)
+        return errf(errbuf, errlen, "--min-partitions must be 0 .. 10000");
     if (o->max_offsets_per_trigger < 0)
         return errf(errbuf, errlen, "--max-offsets-per-trigger must be >= 0");
     const char *so = o->starting_offsets;
@@ -398,6 +401,7 @@ static int start_predictions(cp_serve_t *sv)
                           .dlq_topic = sv->o.dlq_topic,
                           .starting_offsets = sv->o.starting_offsets,
                           .max_offsets_per_trigger = sv->o.max_offsets_per_trigger,
+                          .min_partitions = sv->o.min_partitions,
                           .record_type = sv->record_type,
                           .features_sql = sv->features_sql,
                           .model = sv->model,
@@ -473,9 +477,11 @@ static int start_metrics(cp_serve_t *sv)
 static void on_progress(const serve_progress_t *p, void *opaque)
 {
     state_t *st = opaque;
+    /* Any report, an idle one included, means this run has planned against
+     * its source and caught up: ready even when no traffic has come yet. */
+    st->first_batch = true;
     if (!p->ran_batch)
         return;
-    st->first_batch = true;
     if (p->batch_id > st->last_counted) {
         st->last_counted = p->batch_id;
         st->rows_total += p->num_input_rows;
@@ -625,6 +631,7 @@ static void supervise(cp_serve_t *sv)
         } else {
             char *json = NULL;
             if (sc_query_recent_progress(sv->q, &json, sv->err) == SC_OK && json) {
+                cp_log_debug("serve.progress", "json=\"%.3000s\"", json);
                 pthread_mutex_lock(&sv->st_mu);
                 int64_t before = sv->st.last_counted;
                 serve_progress_parse(json, on_progress, &sv->st);
@@ -670,6 +677,8 @@ static int http_handler(const char *path, cp_buf_t *body, const char **ctype, vo
     }
     if (strcmp(path, "/metrics") == 0) {
         *ctype = "text/plain; version=0.0.4; charset=utf-8";
+        serve_watch_snapshot_t w;
+        serve_watch_get(sv->watch, &w);
         double latency = s.first_batch ? s.trigger_ms + (double)sv->o.trigger_ms / 2.0 : 0.0;
         cp_buf_printf(
             body,
@@ -776,6 +785,12 @@ int cp_serve_run(cp_serve_t *sv, char *errbuf, size_t errlen)
     pthread_mutex_lock(&sv->st_mu);
     sv->st.metrics_enabled = sv->o.metrics;
     pthread_mutex_unlock(&sv->st_mu);
+    if (sv->o.http_port >= 0) {
+        char werr[256];
+        if (serve_watch_start(sv->o.bootstrap, sv->o.dlq_topic, sv->o.metrics_topic,
+                              sv->model_version, &sv->watch, werr, sizeof werr) != 0)
+            cp_log_warn("serve.watch_unavailable", "detail=\"%s\"", werr);
+    }
     /* The first start must work: a plan that does not analyse (a model whose
      * input columns are not the features) is a configuration error. */
     if (start_predictions(sv) != 0)
@@ -795,6 +810,17 @@ int cp_serve_run(cp_serve_t *sv, char *errbuf, size_t errlen)
     bool have_wt = pthread_create(&wt, NULL, watchdog_main, &w) == 0;
     double t0 = cp_now_s();
     int rc = 0;
+    /* Spark's stop interrupts a running micro-batch, whose output is then
+     * written again after a restart (duplicates). Wait (half the bound at
+     * most) for the prediction query to be between triggers, then stop. */
+    while (sv->q && cp_now_s() - t0 < (double)sv->o.stop_timeout_ms / 2000.0) {
+        sc_query_status_t qst;
+        if (sc_query_status(sv->q, &qst, sv->err) != SC_OK || !qst.active || !qst.trigger_active)
+            break;
+        struct timespec ts = {0, 20000000L};
+        nanosleep(&ts, NULL);
+    }
+    cp_log_info("serve.between_batches", "waited_s=%.3f", cp_now_s() - t0);
     sc_query_t **qs[] = {&sv->q, &sv->mq};
     for (size_t i = 0; i < 2; i++) {
         if (!*qs[i])
@@ -807,6 +833,8 @@ int cp_serve_run(cp_serve_t *sv, char *errbuf, size_t errlen)
     }
     cp_httpd_stop(sv->httpd);
     sv->httpd = NULL;
+    serve_watch_stop(sv->watch);
+    sv->watch = NULL;
     if (have_wt) {
         pthread_mutex_lock(&w.mu);
         w.done = true;
@@ -838,6 +866,7 @@ void cp_serve_destroy(cp_serve_t *sv)
     if (!sv)
         return;
     cp_httpd_stop(sv->httpd);
+    serve_watch_stop(sv->watch);
     sc_query_destroy(sv->q);
     sc_query_destroy(sv->mq);
     sc_model_free(sv->model); /* the session's end drops its cached models */

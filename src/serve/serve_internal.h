@@ -15,6 +15,7 @@ typedef struct {
     const char *dlq_topic;
     const char *starting_offsets;
     long max_offsets_per_trigger;
+    long min_partitions;     /* Kafka source minPartitions; 0: one task per topic partition */
     const char *record_type; /* "struct<`vin`: string, ...>" of the raw columns minus price */
     const char *features_sql;
     const sc_model_t *model;
@@ -53,5 +54,28 @@ typedef struct {
  * returns them) and calls fn for each. Returns the number parsed. */
 size_t serve_progress_parse(const char *text, void (*fn)(const serve_progress_t *, void *),
                             void *opaque);
+
+/* ---- Kafka-side numbers for /metrics (watch.c) ---- */
+
+typedef struct serve_watch_s serve_watch_t;
+
+typedef struct {
+    bool quality_known; /* a window of this model version was seen */
+    int64_t window_end_ms, count;
+    double mae, rmse, mape;
+    bool dlq_known;
+    int64_t dlq_messages; /* sum of the dead-letter topic's high watermarks */
+} serve_watch_snapshot_t;
+
+/* Starts a thread that follows the metrics topic for model_version and
+ * polls the dead-letter topic's size. Returns 0, or -1 with one line. */
+int serve_watch_start(const char *bootstrap, const char *dlq_topic, const char *metrics_topic,
+                      const char *model_version, serve_watch_t **out, char *errbuf, size_t errlen);
+
+/* The latest numbers (zeroed when w is NULL). Any thread. */
+void serve_watch_get(serve_watch_t *w, serve_watch_snapshot_t *out);
+
+/* Stops the thread and frees w. Accepts NULL. */
+void serve_watch_stop(serve_watch_t *w);
 
 #endif

@@ -536,6 +536,22 @@ static int teardown(void **state)
     return 0;
 }
 
+/* Removes the registered model and the scratch directory (checkpoints,
+ * logs) unless SERVE_TEST_KEEP is set. */
+static int group_teardown(void **state)
+{
+    (void)state;
+    if (getenv("SERVE_TEST_KEEP"))
+        return 0;
+    cp_mlflow_t *m = NULL;
+    if (g_model_name[0] && cp_mlflow_new(NULL, &m, NULL) == CP_REST_OK)
+        cp_mlflow_model_delete(m, g_model_name, NULL);
+    cp_mlflow_destroy(m);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
 /* ---- one serve instance ---- */
 
 typedef struct {
@@ -781,6 +797,18 @@ static void answers_every_request_and_dead_letters(void **state)
     if (rows != N_REQ)
         fail_msg("rows_total %ld, want %d: %s", rows, N_REQ, body);
     assert_non_null(strstr(body, "# TYPE carprice_serve_batch_duration_ms gauge"));
+    /* The dead-letter topic's size, from Kafka (polled every 5 s). */
+    char dlq_line[300];
+    snprintf(dlq_line, sizeof dlq_line,
+             "carprice_serve_dead_letter_topic_messages{topic=\"%s\"} %ld\n", t.dlq_topic,
+             malformed);
+    tr = now_s();
+    while (!strstr(body, dlq_line) && now_s() - tr < 20) {
+        usleep(500000);
+        http_get(t.port, "/metrics", body, sizeof body);
+    }
+    if (!strstr(body, dlq_line))
+        fail_msg("/metrics lacks '%s': %s", dlq_line, body);
     assert_int_equal(http_get(t.port, "/nope", body, sizeof body), 404);
     assert_int_equal(http_raw(t.port, "GARBAGE\r\n\r\n", body, sizeof body), 400);
     assert_int_equal(http_raw(t.port, "GET nope HTTP/1.1\r\n\r\n", body, sizeof body), 400);
@@ -996,5 +1024,5 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(kill9_then_restart, teardown),
         cmocka_unit_test_teardown(two_instances_hand_over, teardown),
     };
-    return cmocka_run_group_tests(tests, setup, NULL);
+    return cmocka_run_group_tests(tests, setup, group_teardown);
 }
