@@ -72,40 +72,40 @@ static char guess_type(const char *values)
 static int set_param(en_model_t *m, const char *name, const char *values, char type, char *err,
                      size_t errlen)
 {
-    en_param_t *p = NULL;
+    en_param_t next = {0}, *p = NULL;
     for (size_t i = 0; i < m->nparams; i++)
         if (strcmp(m->params[i].name, name) == 0)
             p = &m->params[i];
-    if (!p) {
-        if (m->nparams == EN_MAX_PARAMS || strlen(name) >= sizeof p->name) {
-            snprintf(err, errlen, "%s: too many parameters or name too long: %s", m->name, name);
-            return -1;
-        }
-        p = &m->params[m->nparams++];
-        snprintf(p->name, sizeof p->name, "%s", name);
-        p->type = type ? type : guess_type(values);
+    if (!p && (m->nparams == EN_MAX_PARAMS || strlen(name) >= sizeof next.name)) {
+        snprintf(err, errlen, "%s: too many parameters or name too long: %s", m->name, name);
+        return -1;
     }
-    p->nvalues = 0;
+    snprintf(next.name, sizeof next.name, "%s", name);
+    next.type = p ? p->type : type ? type : guess_type(values);
+    /* Parsed into a copy: a refused spec leaves the model as it was. */
     const char *v = values;
     while (*v) {
         size_t n = strcspn(v, ",");
-        if (n == 0 || n >= sizeof p->values[0] || p->nvalues == EN_MAX_VALUES) {
+        if (n == 0 || n >= sizeof next.values[0] || next.nvalues == EN_MAX_VALUES) {
             snprintf(err, errlen, "%s.%s: empty, too long or more than %d values in '%s'", m->name,
                      name, EN_MAX_VALUES, values);
             return -1;
         }
-        memcpy(p->values[p->nvalues], v, n);
-        p->values[p->nvalues++][n] = '\0';
+        memcpy(next.values[next.nvalues], v, n);
+        next.values[next.nvalues++][n] = '\0';
         v += n + (v[n] == ',');
     }
-    if (p->nvalues == 0) {
-        snprintf(err, errlen, "%s.%s: no values", m->name, name);
+    if (next.nvalues == 0 || v[-1] == ',') {
+        snprintf(err, errlen, "%s.%s: no value or an empty one in '%s'", m->name, name, values);
         return -1;
     }
-    if (p->type != 's' && guess_type(values) == 's') {
+    if (next.type != 's' && guess_type(values) == 's') {
         snprintf(err, errlen, "%s.%s takes numbers, not '%s'", m->name, name, values);
         return -1;
     }
+    if (!p)
+        p = &m->params[m->nparams++];
+    *p = next;
     return 0;
 }
 
@@ -148,12 +148,14 @@ int en_model_set(en_model_t *m, const char *spec, char *err, size_t errlen)
         snprintf(err, errlen, "%s is set by the workflow", name);
         return -1;
     }
-    if (set_param(m, name, eq + 1, 0, err, errlen) != 0)
+    en_model_t next = *m;
+    if (set_param(&next, name, eq + 1, 0, err, errlen) != 0)
         return -1;
-    if (en_model_combos(m) > EN_MAX_COMBOS) {
+    if (en_model_combos(&next) > EN_MAX_COMBOS) {
         snprintf(err, errlen, "%s: more than %d parameter combinations", m->name, EN_MAX_COMBOS);
         return -1;
     }
+    *m = next;
     return 0;
 }
 

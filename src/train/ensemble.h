@@ -17,7 +17,7 @@
 #include "sparkconnect/session.h"
 
 #define EN_MAX_MODELS 4
-#define EN_MAX_PARAMS 8
+#define EN_MAX_PARAMS 16
 #define EN_MAX_VALUES 6
 #define EN_MAX_COMBOS 16
 #define EN_MAX_FOLDS  10
