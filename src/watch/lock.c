@@ -85,6 +85,13 @@ void cp_watch_hostname(char *out, size_t cap)
     out[cap - 1] = '\0';
 }
 
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
 static bool is_lease_name(const char *name)
 {
     size_t n = strlen(name), p = strlen(LEASE_PREFIX), s = strlen(LEASE_SUFFIX);
@@ -319,9 +326,10 @@ void cp_watch_lock_destroy(cp_watch_lock_t *l)
     free(l);
 }
 
-cp_watch_code_t cp_watch_lock_acquire(cp_hdfs_t *h, const cp_watch_lock_opts_t *o,
-                                      cp_watch_lock_t **out, cp_watch_lock_state_t *holder,
-                                      bool *took_over, char *errbuf, size_t errcap)
+/* One try of cp_watch_lock_acquire; *raced is set when it lost a race. */
+static cp_watch_code_t acquire_once(cp_hdfs_t *h, const cp_watch_lock_opts_t *o,
+                                    cp_watch_lock_t **out, cp_watch_lock_state_t *holder,
+                                    bool *took_over, bool *raced_out, char *errbuf, size_t errcap)
 {
     if (!h || !o || !o->dir || o->dir[0] != '/' || !out || o->lease_ms <= 0)
         return cp_watch_fail(errbuf, errcap, CP_WATCH_ERR_INVALID_ARG,
@@ -406,6 +414,7 @@ cp_watch_code_t cp_watch_lock_acquire(cp_hdfs_t *h, const cp_watch_lock_opts_t *
                    first[k].mtime_ms == second[i].mtime_ms;
         raced = !seen;
     }
+    *raced_out = raced;
     if (raced) {
         delete_quietly(h, o->dir, me->name);
         judge(second, nsecond, o->lease_ms, &st);
@@ -436,6 +445,25 @@ cp_watch_code_t cp_watch_lock_acquire(cp_hdfs_t *h, const cp_watch_lock_opts_t *
     cp_log_info("watch.lock.acquired", "file=%s lease_ms=%" PRId64, l->file, o->lease_ms);
     *out = l;
     return CP_WATCH_OK;
+}
+
+cp_watch_code_t cp_watch_lock_acquire(cp_hdfs_t *h, const cp_watch_lock_opts_t *o,
+                                      cp_watch_lock_t **out, cp_watch_lock_state_t *holder,
+                                      bool *took_over, char *errbuf, size_t errcap)
+{
+    /* Takers that raced all back off; each tries again after a random pause
+     * so that one of them usually goes first and wins. Safety never depends
+     * on the pauses, only the chance that a pass gets the lock does. */
+    unsigned seed = (unsigned)getpid() ^ (unsigned)cp_watch_now_ms();
+    cp_watch_code_t code = CP_WATCH_OK;
+    for (int attempt = 0; attempt < 4; attempt++) {
+        bool raced = false;
+        code = acquire_once(h, o, out, holder, took_over, &raced, errbuf, errcap);
+        if (!raced)
+            break;
+        sleep_ms(50 + (long)(rand_r(&seed) % 250u) * (attempt + 1));
+    }
+    return code;
 }
 
 cp_watch_code_t cp_watch_lock_renew(cp_hdfs_t *h, cp_watch_lock_t *l, const char *owner, long pid,
