@@ -211,6 +211,21 @@ int cmd_watch_data(int argc, char **argv)
         return EXIT_USAGE;
     }
 
+    /* These are the watcher's to set: a training logging elsewhere, or on
+     * other batches, would never be seen as covering them. */
+    static const char *const owned[] = {"--experiment", "--batches", "--batch", "--input"};
+    for (int i = extra_at; i < argc; i++) {
+        for (size_t k = 0; k < sizeof owned / sizeof owned[0]; k++) {
+            if (strcmp(argv[i], owned[k]) == 0) {
+                fprintf(stderr,
+                        "carprice watch-data: %s is set by watch-data, not after '--' (use "
+                        "watch-data's own flag)\n",
+                        owned[k]);
+                return EXIT_USAGE;
+            }
+        }
+    }
+
     char *default_batches = NULL, *default_logs = NULL;
     if (!batches) {
         const char *base = getenv("CARPRICE_HDFS_URI");

@@ -568,6 +568,8 @@ static void test_errors(void **state)
 
     assert_int_equal(watch(w, NULL, "--lease-secs 0"), 2);
     assert_int_equal(watch(w, NULL, "--bogus"), 2);
+    assert_int_equal(watch(w, NULL, "-- --experiment other"), 2);
+    assert_non_null(strstr(w->err, "--experiment is set by watch-data"));
     assert_int_equal(sh("%s watch-data --batches file:///tmp >/dev/null 2>&1", carprice), 2);
     assert_int_equal(
         sh("%s watch-data --help | grep -q '4 a training is already running'", carprice), 0);
