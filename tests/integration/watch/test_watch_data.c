@@ -576,6 +576,48 @@ static void test_errors(void **state)
     free(w);
 }
 
+/* cp_mlflow_run_search, which watch-data's lineage rests on. */
+static void test_run_search(void **state)
+{
+    (void)state;
+    world_t *w = calloc(1, sizeof *w);
+    world_init(w, "search");
+    add_run(w, "batch-00001", CP_MLFLOW_RUN_FINISHED);
+    add_run(w, "batch-00001,batch-00002", CP_MLFLOW_RUN_FAILED);
+    add_run(w, "batch-00001,batch-00003", CP_MLFLOW_RUN_FINISHED);
+    cp_mlflow_experiment_t *e = NULL;
+    OK(cp_mlflow_experiment_get_by_name(g_m, w->exp, &e, g_err));
+    const char *id = cp_mlflow_experiment_id(e);
+    cp_mlflow_run_list_t *l = NULL;
+    OK(cp_mlflow_run_search(g_m, &id, 1, NULL, NULL, 0, &l, g_err));
+    assert_int_equal(cp_mlflow_run_list_count(l), 3);
+    cp_mlflow_run_list_destroy(l);
+    OK(cp_mlflow_run_search(g_m, &id, 1,
+                            "attributes.status = 'FINISHED' AND tags.`carprice.batches` != ''",
+                            "attributes.start_time DESC", 0, &l, g_err));
+    assert_int_equal(cp_mlflow_run_list_count(l), 2);
+    assert_string_equal(cp_mlflow_run_tag(cp_mlflow_run_list_at(l, 0), "carprice.batches"),
+                        "batch-00001,batch-00003");
+    assert_string_equal(cp_mlflow_run_tag(cp_mlflow_run_list_at(l, 1), "carprice.batches"),
+                        "batch-00001");
+    assert_int_equal(cp_mlflow_run_status(cp_mlflow_run_list_at(l, 0)), CP_MLFLOW_RUN_FINISHED);
+    assert_null(cp_mlflow_run_list_at(l, 2));
+    cp_mlflow_run_list_destroy(l);
+    OK(cp_mlflow_run_search(g_m, &id, 1, NULL, "attributes.start_time ASC", 1, &l, g_err));
+    assert_int_equal(cp_mlflow_run_list_count(l), 1);
+    assert_string_equal(cp_mlflow_run_tag(cp_mlflow_run_list_at(l, 0), "carprice.batches"),
+                        "batch-00001");
+    cp_mlflow_run_list_destroy(l);
+    l = NULL;
+    assert_int_equal(cp_mlflow_run_search(g_m, &id, 1, "this is not a filter", NULL, 0, &l, g_err),
+                     CP_REST_ERR_BAD_REQUEST);
+    assert_null(l);
+    assert_int_equal(cp_mlflow_run_search(g_m, NULL, 0, NULL, NULL, 0, &l, g_err),
+                     CP_REST_ERR_INVALID_ARG);
+    cp_mlflow_experiment_destroy(e);
+    free(w);
+}
+
 /* ---- setup ---- */
 
 static int setup(void **state)
@@ -632,6 +674,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_no_batches), cmocka_unit_test(test_lifecycle),
         cmocka_unit_test(test_stale_lock), cmocka_unit_test(test_concurrent_takeover),
         cmocka_unit_test(test_dry_run),    cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_run_search),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
