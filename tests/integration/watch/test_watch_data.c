@@ -343,7 +343,7 @@ static void test_lifecycle(void **state)
     reset_standin(w);
 
     /* Nothing trained yet: every complete batch is new; a training starts. */
-    assert_int_equal(watch(w, NULL, "--lease-secs 3 -- --grid gbt.maxDepth=4"), 3);
+    assert_int_equal(watch(w, NULL, "--lease-secs 5 -- --grid gbt.maxDepth=4"), 3);
     assert_non_null(strstr(w->out, "started: training on 2 new of 2 complete batches"));
     char args[4096], expect[1024];
     standin_args(w, args, sizeof args);
@@ -363,13 +363,17 @@ static void test_lifecycle(void **state)
     assert_true(wrapper > 0 && pid_alive(wrapper));
 
     /* Twice in a row while it runs: 4, and still one training. */
-    assert_int_equal(watch(w, NULL, "--lease-secs 3"), 4);
+    assert_int_equal(watch(w, NULL, "--lease-secs 5"), 4);
     assert_non_null(strstr(w->out, "already running"));
     assert_non_null(strstr(w->out, ", running,"));
     /* Longer than a lease: the wrapper renews it. */
-    sleep_ms(4000);
+    sleep_ms(6000);
     assert_int_equal(leases(w, NULL, 0), 1);
-    assert_int_equal(watch(w, NULL, "--lease-secs 3"), 4);
+    lease_content(w, lease, sizeof lease);
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    assert_true(json_num(lease, "lease_until_ms") > (long)wall.tv_sec * 1000);
+    assert_int_equal(watch(w, NULL, "--lease-secs 5"), 4);
     assert_int_equal(launches(w), 1);
 
     /* The stand-in exits 0: the lock is released, the log has the status. */
@@ -392,7 +396,7 @@ static void test_lifecycle(void **state)
     complete_batch(w, "batch-00003");
     add_run(w, "batch-00001,batch-00002,batch-00003", CP_MLFLOW_RUN_FAILED);
     reset_standin(w);
-    assert_int_equal(watch(w, NULL, "--lease-secs 3"), 3);
+    assert_int_equal(watch(w, NULL, "--lease-secs 5"), 3);
     assert_non_null(strstr(w->out, "1 new of 3 complete batches (batch-00003)"));
     standin_args(w, args, sizeof args);
     assert_non_null(strstr(args, "--batch\nbatch-00003\n"));
@@ -404,7 +408,7 @@ static void test_lifecycle(void **state)
     free(w);
 }
 
-/* kill -9 of the wrapper: the training stops with it, the lease expires and
+/* kill -9 of the wrapper: the training stops with it, the lease (3 s) expires and
  * the next pass takes the lock over. */
 static void test_stale_lock(void **state)
 {
@@ -413,7 +417,7 @@ static void test_stale_lock(void **state)
     world_init(w, "stale");
     add_batch(w, "batch-00001", true);
     reset_standin(w);
-    assert_int_equal(watch(w, NULL, "--lease-secs 2"), 3);
+    assert_int_equal(watch(w, NULL, "--lease-secs 3"), 3);
     char lease[8192], args[4096], names[8][200];
     standin_args(w, args, sizeof args);
     lease_content(w, lease, sizeof lease);
@@ -435,15 +439,15 @@ static void test_stale_lock(void **state)
     assert_false(pid_alive(trainer));
 
     /* Lease still valid: a training is (as far as anyone knows) running. */
-    int rc = watch(w, NULL, "--lease-secs 2");
+    int rc = watch(w, NULL, "--lease-secs 3");
     if (rc == 4)
         assert_non_null(strstr(w->out, "not running"));
     else
         assert_int_equal(rc, 3); /* the lease ran out already on a slow machine */
     if (rc == 4) {
-        sleep_ms(2500);
+        sleep_ms(3500);
         reset_standin(w);
-        assert_int_equal(watch(w, NULL, "--lease-secs 2"), 3);
+        assert_int_equal(watch(w, NULL, "--lease-secs 3"), 3);
     }
     assert_non_null(strstr(w->out, "after taking over a stale lock"));
     assert_int_equal(leases(w, names, 8), 1);
