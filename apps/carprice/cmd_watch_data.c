@@ -100,10 +100,14 @@ static int split_batches_dir(const char *dir, char **uri, char **path)
         fprintf(stderr, "carprice watch-data: out of memory\n");
         return -1;
     }
-    /* WebHDFS paths have no trailing slash. */
+    /* No trailing slash: WebHDFS paths and the training's batch URIs are
+     * built by appending "/name". */
     size_t n = strlen(*path);
     while (n > 1 && (*path)[n - 1] == '/')
         (*path)[--n] = '\0';
+    n = strlen(*uri);
+    while (n > 1 && (*uri)[n - 1] == '/')
+        (*uri)[--n] = '\0';
     return 0;
 }
 

@@ -383,8 +383,18 @@ static void test_lifecycle(void **state)
     snprintf(cmd, sizeof cmd, "grep -q 'event=watch.train.exited.*status=0' %s/logs/*.log", w->dir);
     assert_int_equal(sh("%s", cmd), 0);
 
-    /* No MLflow run yet (the stand-in logs none): the batches are still new. */
-    assert_int_equal(watch(w, NULL, "--dry-run"), 3);
+    /* No MLflow run yet (the stand-in logs none): the batches are still new.
+     * The same directory given as /PATH on $CARPRICE_HDFS_URI, with a slash. */
+    char cmd2[4096];
+    snprintf(cmd2, sizeof cmd2,
+             "env CARPRICE_HDFS_URI=%s %s watch-data --batches %s/ --experiment %s --lock %s "
+             "--dry-run >%s/out 2>%s/err",
+             hdfs_uri, carprice, w->raw, w->exp, w->lock, w->dir, w->dir);
+    assert_int_equal(sh("%s", cmd2), 3);
+    char p2[512];
+    snprintf(p2, sizeof p2, "%s/out", w->dir);
+    slurp(p2, w->out, sizeof w->out);
+    assert_non_null(strstr(w->out, "would start a training on 2 new of 2"));
 
     /* A finished training covering both: nothing new, twice. */
     add_run(w, "batch-00001,batch-00002", CP_MLFLOW_RUN_FINISHED);
