@@ -159,7 +159,9 @@ static int watch(world_t *w, const char *env, const char *fmt, ...)
     snprintf(p, sizeof p, "%s/err", w->dir);
     slurp(p, w->err, sizeof w->err);
     int rc = st == -1 || !WIFEXITED(st) ? -1 : WEXITSTATUS(st);
-    printf("[%s] watch-data %s -> %d: %s", w->name, args, rc, w->out);
+    size_t olen = strlen(w->out);
+    printf("[%s] watch-data %s -> %d: %s%s", w->name, args, rc, w->out,
+           olen && w->out[olen - 1] == '\n' ? "" : "\n");
     return rc;
 }
 
@@ -467,6 +469,34 @@ static void test_stale_lock(void **state)
     free(w);
 }
 
+/* SIGTERM to the wrapper stops the training and frees the lock at once. */
+static void test_sigterm(void **state)
+{
+    (void)state;
+    world_t *w = calloc(1, sizeof *w);
+    world_init(w, "sigterm");
+    add_batch(w, "batch-00001", true);
+    reset_standin(w);
+    assert_int_equal(watch(w, NULL, "--lease-secs 60"), 3);
+    char lease[8192], args[4096];
+    standin_args(w, args, sizeof args);
+    lease_content(w, lease, sizeof lease);
+    long wrapper = json_num(lease, "pid");
+    assert_true(wrapper > 0);
+    assert_int_equal(kill((pid_t)wrapper, SIGTERM), 0);
+    /* Long before the 60 s lease would run out. */
+    assert_true(wait_no_lease(w, 10));
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "grep -q 'event=watch.train.stop reason=signal' %s/logs/*.log && "
+             "grep -q 'event=watch.train.exited.*signal=15' %s/logs/*.log",
+             w->dir, w->dir);
+    assert_int_equal(sh("%s", cmd), 0);
+    assert_int_equal(watch(w, NULL, "--dry-run"), 3);
+    world_release(w);
+    free(w);
+}
+
 /* Several watchers at once on a stale lock: at most one starts a training. */
 static void test_concurrent_takeover(void **state)
 {
@@ -688,7 +718,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_no_batches), cmocka_unit_test(test_lifecycle),
         cmocka_unit_test(test_stale_lock), cmocka_unit_test(test_concurrent_takeover),
         cmocka_unit_test(test_dry_run),    cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_run_search),
+        cmocka_unit_test(test_run_search), cmocka_unit_test(test_sigterm),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
