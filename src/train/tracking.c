@@ -469,7 +469,7 @@ int tr_tracking_finish(run_t *r, const sc_df_t *holdout)
         /* A champion that cannot even be scored on today's data cannot serve
          * it either: the new model takes over, and the run says why. */
         s->promoted = 1;
-        snprintf(s->gate_reason, sizeof s->gate_reason, "promoted: %s", why);
+        snprintf(s->gate_reason, sizeof s->gate_reason, "promoted: %.240s", why);
     } else if (mine <= champ_rmse) {
         s->promoted = 1;
         snprintf(s->gate_reason, sizeof s->gate_reason,

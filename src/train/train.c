@@ -1190,7 +1190,7 @@ int cp_train_run(const cp_train_opts_t *opts, cp_train_result_t *res, char *errb
         }
         snprintf(out_uri, sizeof r.out_uri, "file://%.1000s", local_out);
     } else if (strncmp(od, "hdfs://", 7) == 0 && strchr(od + 7, '/')) {
-        snprintf(out_uri, sizeof r.out_uri, "%s", od);
+        snprintf(out_uri, sizeof r.out_uri, "%.1000s", od);
         r.out_path = strchr(out_uri + 7, '/');
         if (cp_hdfs_new(NULL, &r.hdfs, r.rest_err) != CP_REST_OK) {
             rc = tr_fail_rest(&r, "WebHDFS client");
