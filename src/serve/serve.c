@@ -612,6 +612,9 @@ static bool check_query(cp_serve_t *sv, sc_query_t **q, const char *what)
         return true;
     char *exc = NULL;
     sc_query_exception(*q, &exc, NULL, NULL);
+    for (char *c = exc; c && *c; c++) /* one log line per event */
+        if (*c == '\n' || *c == '\r' || *c == '"')
+            *c = *c == '"' ? '\'' : ' ';
     cp_log_error("serve.query_died", "query=%s exception=\"%.300s\"", what,
                  exc ? exc : "none (stopped)");
     free(exc);
@@ -724,6 +727,36 @@ static int http_handler(const char *path, cp_buf_t *body, const char **ctype, vo
             (long long)s.last_batch_id, s.input_rate, s.processed_rate, s.trigger_ms, latency,
             (long long)s.restarts, (long long)s.session_resets, s.metrics_active,
             now - s.started_at);
+        if (w.dlq_known)
+            cp_buf_printf(
+                body,
+                "# HELP carprice_serve_dead_letter_topic_messages Messages ever written to "
+                "the dead-letter topic (its high watermarks), by every instance.\n"
+                "# TYPE carprice_serve_dead_letter_topic_messages gauge\n"
+                "carprice_serve_dead_letter_topic_messages{topic=\"%s\"} %lld\n",
+                sv->o.dlq_topic, (long long)w.dlq_messages);
+        if (w.quality_known)
+            cp_buf_printf(
+                body,
+                "# HELP carprice_serve_live_mae_usd MAE of the newest live-metrics "
+                "window of this model version.\n"
+                "# TYPE carprice_serve_live_mae_usd gauge\n"
+                "carprice_serve_live_mae_usd{model_version=\"%s\"} %.6g\n"
+                "# HELP carprice_serve_live_rmse_usd RMSE of that window.\n"
+                "# TYPE carprice_serve_live_rmse_usd gauge\n"
+                "carprice_serve_live_rmse_usd{model_version=\"%s\"} %.6g\n"
+                "# HELP carprice_serve_live_mape MAPE (fraction) of that window.\n"
+                "# TYPE carprice_serve_live_mape gauge\n"
+                "carprice_serve_live_mape{model_version=\"%s\"} %.6g\n"
+                "# HELP carprice_serve_live_pairs Prediction-price pairs in that window.\n"
+                "# TYPE carprice_serve_live_pairs gauge\n"
+                "carprice_serve_live_pairs{model_version=\"%s\"} %lld\n"
+                "# HELP carprice_serve_live_window_end_ms End of that window.\n"
+                "# TYPE carprice_serve_live_window_end_ms gauge\n"
+                "carprice_serve_live_window_end_ms{model_version=\"%s\"} %lld\n",
+                sv->model_version, w.mae, sv->model_version, w.rmse, sv->model_version, w.mape,
+                sv->model_version, (long long)w.count, sv->model_version,
+                (long long)w.window_end_ms);
         return 200;
     }
     cp_buf_printf(body, "not found: try /healthz, /readyz or /metrics\n");

@@ -45,6 +45,8 @@ static int partitions(rd_kafka_t *rk, const char *topic)
     if (t && rd_kafka_metadata(rk, 0, t, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
         md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
         n = md->topics[0].partition_cnt;
+    else
+        cp_log_debug("serve.watch_metadata", "topic=%s partitions=unknown", topic);
     if (md)
         rd_kafka_metadata_destroy(md);
     if (t)
@@ -60,9 +62,13 @@ static void dlq_size(serve_watch_t *w)
     int64_t total = 0;
     for (int p = 0; p < n; p++) {
         int64_t lo = 0, hi = 0;
-        if (rd_kafka_query_watermark_offsets(w->rk, w->dlq_topic, p, &lo, &hi, 5000) !=
-            RD_KAFKA_RESP_ERR_NO_ERROR)
+        rd_kafka_resp_err_t e =
+            rd_kafka_query_watermark_offsets(w->rk, w->dlq_topic, p, &lo, &hi, 5000);
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            cp_log_debug("serve.watch_watermarks", "topic=%s error=\"%s\"", w->dlq_topic,
+                         rd_kafka_err2str(e));
             return;
+        }
         total += hi;
     }
     pthread_mutex_lock(&w->mu);
