@@ -17,12 +17,16 @@
 #define CARPRICE_SQL_DIR "sql"
 #endif
 
-static cp_serve_t *g_serve; /* for the signal handler */
+static cp_serve_t *volatile g_serve;       /* for the signal handler */
+static volatile sig_atomic_t g_stop_early; /* a signal came before the service existed */
 
 static void on_signal(int sig)
 {
     (void)sig;
-    cp_serve_stop(g_serve);
+    if (g_serve)
+        cp_serve_stop(g_serve);
+    else
+        g_stop_early = 1;
 }
 
 static void usage(FILE *out)
@@ -208,6 +212,15 @@ int cmd_serve(int argc, char **argv)
         cp_log_info("serve.starting_offsets", "from=%s offsets=%s", offsets_from, offsets_json);
     }
 
+    /* Handlers first: a stop asked for while the model loads is honoured
+     * as soon as the service exists, with exit 0. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
     char err[1024];
     cp_serve_t *sv = NULL;
     if (cp_serve_new(&o, &sv, err, sizeof err) != 0) {
@@ -216,13 +229,8 @@ int cmd_serve(int argc, char **argv)
         return 1;
     }
     g_serve = sv;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    if (g_stop_early)
+        cp_serve_stop(sv);
     int status = 0;
     if (cp_serve_run(sv, err, sizeof err) != 0) {
         fprintf(stderr, "carprice serve: %s\n", err);

@@ -826,6 +826,10 @@ int cp_serve_run(cp_serve_t *sv, char *errbuf, size_t errlen)
     }
     /* The first start must work: a plan that does not analyse (a model whose
      * input columns are not the features) is a configuration error. */
+    if (sv->stopping) {
+        cp_log_info("serve.stopped", "before_start=1");
+        return 0;
+    }
     if (start_predictions(sv) != 0)
         return errf(errbuf, errlen, "%s", sv->lasterr);
     if (sv->o.metrics && start_metrics(sv) != 0)
