@@ -18,5 +18,7 @@ int cmd_train(int argc, char **argv);
 int cmd_source(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_watch_data(int argc, char **argv);
+int cmd_supervisor(int argc, char **argv);
+int cmd_watch_model(int argc, char **argv);
 
 #endif

@@ -14,6 +14,9 @@ static const cp_command_t commands[] = {
     {"serve", "stream predictions Kafka -> model -> Kafka, with health and metrics", cmd_serve},
     {"watch-data", "one pass: start a training when new complete batches are on HDFS",
      cmd_watch_data},
+    {"supervisor", "run serve instances; roll out model versions without a gap", cmd_supervisor},
+    {"watch-model", "one pass: roll out the registry's champion, roll back a worse one",
+     cmd_watch_model},
 };
 
 static void usage(FILE *out)
