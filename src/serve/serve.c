@@ -604,8 +604,12 @@ static bool check_query(cp_serve_t *sv, sc_query_t **q, const char *what)
             set_spark(sv, false);
             return true; /* the query may still run; ask again next time */
         }
+        /* The server answered but does not know the query (e.g. it restarted
+         * and our session was re-created): treat it as gone and rebuild; a
+         * lost session shows up there and is recovered. */
         cp_log_warn("serve.status_failed", "query=%s detail=\"%s\"", what, spark_msg(sv));
-        return true;
+        drop_query(q);
+        return false;
     }
     set_spark(sv, true);
     if (st.active)
