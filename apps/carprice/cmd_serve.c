@@ -61,6 +61,8 @@ static void usage(FILE *out)
             "  --max-offsets-per-trigger N   cap on requests per micro-batch (default none)\n"
             "  --min-partitions N     split each batch into at least N Spark tasks (default:\n"
             "                         one per Kafka partition)\n"
+            "  --async-progress       commit offsets asynchronously (lower latency; a restart\n"
+            "                         may re-answer more requests)\n"
             "  --http-port PORT       127.0.0.1 port of /healthz /readyz /metrics (default\n"
             "                         8080; 0 picks a free one and logs it; -1 disables)\n"
             "  --stop-timeout MS      bound on a graceful stop (default 30000)\n"
@@ -187,6 +189,8 @@ int cmd_serve(int argc, char **argv)
             if (parse_long(a, argv[++i], 1000, 3600000, &v) != 0)
                 return 2;
             o.stop_timeout_ms = v;
+        } else if (!strcmp(a, "--async-progress")) {
+            o.async_progress = true;
         } else if (!strcmp(a, "--metrics")) {
             o.metrics = true;
         } else if (!strcmp(a, "--no-metrics")) {

@@ -51,6 +51,7 @@ typedef struct {
     long poll_ms;                 /* supervision interval; default 1000 */
     int http_port;                /* 127.0.0.1:port; 0 picks a free one; -1 no server */
     bool metrics;                 /* start the live-metrics query; default true */
+    bool async_progress;          /* Spark's asyncProgressTrackingEnabled; default false */
     const char *metrics_window;   /* default 5 minutes */
     const char *metrics_slide;    /* default 1 minute */
 } cp_serve_opts_t;

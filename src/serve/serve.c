@@ -414,8 +414,11 @@ static int start_predictions(cp_serve_t *sv)
     }
     char interval[64];
     snprintf(interval, sizeof interval, "%ld milliseconds", sv->o.trigger_ms);
-    const char *wk[] = {"kafka.bootstrap.servers"};
-    const char *wv[] = {sv->o.bootstrap};
+    /* Async progress tracking writes the offset log and commits off the
+     * batch's critical path (Kafka sink only); recovery may then re-run a
+     * few more batches: duplicates, never losses. */
+    const char *wk[] = {"kafka.bootstrap.servers", "asyncProgressTrackingEnabled"};
+    const char *wv[] = {sv->o.bootstrap, "true"};
     sc_stream_opts_t so = {.format = "kafka",
                            .query_name = sv->o.query_name,
                            .checkpoint = sv->pred_ckpt,
@@ -423,7 +426,7 @@ static int start_predictions(cp_serve_t *sv)
                            .interval = interval,
                            .option_keys = wk,
                            .option_values = wv,
-                           .noptions = 1};
+                           .noptions = sv->o.async_progress ? 2 : 1};
     sc_code_t rc = sc_stream_start(df, &so, &sv->q, sv->err);
     sc_df_destroy(df);
     if (rc != SC_OK) {
