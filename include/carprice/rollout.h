@@ -147,7 +147,8 @@ typedef struct {
  * windows of model_name/model_version that lie inside [from_ms, to_ms) into
  * one MAE: sliding windows overlap, so a set of non-overlapping ones is
  * chosen (earliest first) and their MAEs are weighted by count. Messages
- * written before from_ms - lookback are not read. Returns 0, or -1 with one
+ * written before from_ms are not read (a window
+ * inside the range is written after it ends). Returns 0, or -1 with one
  * line in errbuf (Kafka unreachable, topic missing). */
 int cp_live_error(const char *bootstrap, const char *topic, const char *model_name,
                   const char *model_version, int64_t from_ms, int64_t to_ms, cp_live_error_t *out,

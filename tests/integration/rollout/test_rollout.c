@@ -731,19 +731,21 @@ static void rollout_while_requests_flow(void **state)
         times[nt++] = ps[i].pred_ms;
     }
     qsort(times, nt, sizeof *times, cmp_ms);
-    int64_t gap = 0, gap_all = 0;
+    /* The gap during the rollout, and for comparison the one of v1 alone
+     * before it (batches on a loaded machine are seconds apart anyway). */
+    int64_t gap = 0, gap_before = 0;
     for (size_t i = 1; i < nt; i++) {
         int64_t g = times[i] - times[i - 1];
         if (times[i] >= g_started_ms && times[i - 1] <= g_finished_ms && g > gap)
             gap = g;
-        if (g > gap_all && times[i - 1] > g_started_ms - 10000)
-            gap_all = g;
+        if (times[i] < g_started_ms && g > gap_before)
+            gap_before = g;
     }
     fprintf(stderr,
             "MEASURE predictions: %zu for %zu requests (%zu dead-lettered ids), version 1: "
-            "%zu, version 2: %zu; longest gap during the rollout %.2f s, from 10 s before it "
-            "to the end %.2f s\n",
-            n, want.n, n_dead, by[1], by[2], (double)gap / 1000.0, (double)gap_all / 1000.0);
+            "%zu, version 2: %zu; longest gap between predictions during the rollout %.2f s, "
+            "before it (v1 alone) %.2f s\n",
+            n, want.n, n_dead, by[1], by[2], (double)gap / 1000.0, (double)gap_before / 1000.0);
     assert_true(by[1] > 0);
     assert_true(by[2] > 0);
     assert_true(gap < 15000);
