@@ -20,5 +20,6 @@ int cmd_serve(int argc, char **argv);
 int cmd_watch_data(int argc, char **argv);
 int cmd_supervisor(int argc, char **argv);
 int cmd_watch_model(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 
 #endif

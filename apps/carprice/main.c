@@ -17,6 +17,8 @@ static const cp_command_t commands[] = {
     {"supervisor", "run serve instances; roll out model versions without a gap", cmd_supervisor},
     {"watch-model", "one pass: roll out the registry's champion, roll back a worse one",
      cmd_watch_model},
+    {"audit", "were all requests answered? sent / answered / lost / duplicated per version",
+     cmd_audit},
 };
 
 static void usage(FILE *out)
