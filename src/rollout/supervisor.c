@@ -644,7 +644,7 @@ static bool query_get(const char *q, const char *key, char *out, size_t len)
             size_t o = 0;
             for (size_t i = kl + 1; i < n && o + 1 < len; i++) {
                 int h, l;
-                if (q[i] == '%' && i + 2 < n + 1 && (h = hexval(q[i + 1])) >= 0 &&
+                if (q[i] == '%' && i + 2 < n && (h = hexval(q[i + 1])) >= 0 &&
                     (l = hexval(q[i + 2])) >= 0) {
                     out[o++] = (char)(h * 16 + l);
                     i += 2;
