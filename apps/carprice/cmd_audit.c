@@ -10,15 +10,17 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: carprice audit --ids FILE [--predictions-topic T] [--bootstrap HOST:PORT]\n"
-            "                      [--idle-ms MS] [--max-ms MS]\n"
+            "usage: carprice audit --ids FILE [--predictions-topic T] [--dlq-topic T]\n"
+            "                      [--bootstrap HOST:PORT] [--idle-ms MS] [--max-ms MS]\n"
             "\n"
             "Reads the request ids in FILE (one per line, as `carprice requests --ids-out`\n"
             "writes them) and the predictions topic from the beginning, and prints how many\n"
-            "were sent, answered, lost (never answered) and duplicated (answered more than\n"
-            "once, e.g. across a redeploy), and the answers per model version.\n"
+            "were sent, answered, rejected (no prediction but a dead letter: serve found the\n"
+            "request invalid), lost (neither) and duplicated (answered more than once, e.g.\n"
+            "across a redeploy), and the answers per model version.\n"
             "\n"
             "  --predictions-topic T  default carprice.predictions\n"
+            "  --dlq-topic T          default carprice.requests.dlq; '' to ignore dead letters\n"
             "  --bootstrap HOST:PORT  default $CARPRICE_KAFKA_BOOTSTRAP, then 127.0.0.1:9092\n"
             "  --idle-ms MS           stop after MS without new messages at the end (5000)\n"
             "  --max-ms MS            stop after MS in all (120000)\n"
@@ -29,7 +31,7 @@ static void usage(FILE *out)
 
 int cmd_audit(int argc, char **argv)
 {
-    const char *ids = NULL, *topic = "carprice.predictions";
+    const char *ids = NULL, *topic = "carprice.predictions", *dlq = "carprice.requests.dlq";
     const char *bootstrap = getenv("CARPRICE_KAFKA_BOOTSTRAP");
     long idle = 5000, max = 120000;
     for (int i = 1; i < argc; i++) {
@@ -42,6 +44,8 @@ int cmd_audit(int argc, char **argv)
             ids = argv[++i];
         } else if (!strcmp(a, "--predictions-topic") && v) {
             topic = argv[++i];
+        } else if (!strcmp(a, "--dlq-topic") && v) {
+            dlq = argv[++i];
         } else if (!strcmp(a, "--bootstrap") && v) {
             bootstrap = argv[++i];
         } else if ((!strcmp(a, "--idle-ms") || !strcmp(a, "--max-ms")) && v) {
@@ -63,13 +67,15 @@ int cmd_audit(int argc, char **argv)
     }
     cp_audit_t r;
     char err[512];
-    if (cp_audit_predictions(bootstrap && *bootstrap ? bootstrap : "127.0.0.1:9092", topic, ids,
-                             idle, max, &r, err, sizeof err) != 0) {
+    if (cp_audit_predictions(bootstrap && *bootstrap ? bootstrap : "127.0.0.1:9092", topic,
+                             *dlq ? dlq : NULL, ids, idle, max, &r, err, sizeof err) != 0) {
         fprintf(stderr, "carprice audit: %s\n", err);
         return 1;
     }
     printf("requests sent      %lld\n", (long long)r.sent);
     printf("answered           %lld\n", (long long)r.answered);
+    printf("rejected           %lld (dead letters: %lld)\n", (long long)r.rejected,
+           (long long)r.dead_letters);
     printf("lost               %lld\n", (long long)r.lost);
     printf("duplicated         %lld\n", (long long)r.duplicated);
     printf("prediction msgs    %lld (%lld for other requests)\n", (long long)r.messages,

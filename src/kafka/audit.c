@@ -13,6 +13,7 @@
 typedef struct {
     char *id;
     int64_t answers;
+    int64_t dead_letters;
 } entry_t;
 
 static int cmp_entry(const void *a, const void *b)
@@ -50,7 +51,7 @@ static int load_ids(const char *path, entry_t **out, size_t *n, char *err, size_
             v = bigger;
             cap *= 2;
         }
-        v[len].answers = 0;
+        v[len].answers = v[len].dead_letters = 0;
         if (!(v[len].id = strdup(line)))
             break;
         len++;
@@ -103,8 +104,134 @@ static void count_version(cp_audit_t *a, const char *v)
     }
 }
 
-int cp_audit_predictions(const char *bootstrap, const char *topic, const char *ids_path,
-                         long idle_ms, long max_ms, cp_audit_t *out, char *err, size_t errlen)
+#define MAX_PARTS 256
+
+/* Reads topic from the beginning: dead letters (dead) or predictions. No
+ * consumer group: the partitions are assigned directly and their ends come
+ * from the broker's high watermarks, re-read every second. Dead letters are
+ * read to the end; predictions until every id is answered and the end is
+ * reached, or until idle_ms pass at the end without a new message. max_ms
+ * bounds either. A topic that does not exist holds nothing. */
+static int drain(const char *bootstrap, const char *topic, bool dead, entry_t *ids, size_t n,
+                 int64_t *unanswered, long idle_ms, long max_ms, cp_audit_t *out, char *err,
+                 size_t errlen)
+{
+    char es[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_t *rk = NULL;
+    rd_kafka_topic_t *rkt = NULL;
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_topic_partition_list_t *assign = NULL;
+    int64_t next[MAX_PARTS], high[MAX_PARTS];
+    int nparts = 0, rc = -1;
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, es, sizeof es) ||
+        rd_kafka_conf_set(conf, "group.id", "carprice-audit", es, sizeof es) ||
+        rd_kafka_conf_set(conf, "enable.auto.commit", "false", es, sizeof es) ||
+        rd_kafka_conf_set(conf, "allow.auto.create.topics", "false", es, sizeof es)) {
+        rd_kafka_conf_destroy(conf);
+        snprintf(err, errlen, "Kafka configuration: %s", es);
+        return -1;
+    }
+    if (!(rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, es, sizeof es))) {
+        snprintf(err, errlen, "Kafka consumer: %s", es);
+        return -1;
+    }
+    rkt = rd_kafka_topic_new(rk, topic, NULL);
+    rd_kafka_resp_err_t e =
+        rkt ? rd_kafka_metadata(rk, 0, rkt, &md, 15000) : RD_KAFKA_RESP_ERR__INVALID_ARG;
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(err, errlen, "Kafka at %s: metadata of %s: %s", bootstrap, topic,
+                 rd_kafka_err2str(e));
+        goto done;
+    }
+    if (md->topic_cnt < 1 || md->topics[0].err) {
+        rc = 0; /* no such topic: nothing was written to it */
+        goto done;
+    }
+    nparts = md->topics[0].partition_cnt < MAX_PARTS ? md->topics[0].partition_cnt : MAX_PARTS;
+    assign = rd_kafka_topic_partition_list_new(nparts);
+    for (int i = 0; i < nparts; i++) {
+        int32_t part = md->topics[0].partitions[i].id;
+        rd_kafka_topic_partition_list_add(assign, topic, part)->offset = RD_KAFKA_OFFSET_BEGINNING;
+        next[i] = 0;
+        high[i] = 0;
+    }
+    if (rd_kafka_assign(rk, assign) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(err, errlen, "cannot read %s", topic);
+        goto done;
+    }
+    double start = now_ms(), last = start, checked = 0;
+    for (;;) {
+        double t = now_ms();
+        if (t - start > max_ms)
+            break;
+        if (t - checked > 1000) {
+            checked = t;
+            for (int i = 0; i < nparts; i++) {
+                int64_t lo = 0, hi = 0;
+                if (rd_kafka_query_watermark_offsets(rk, topic, assign->elems[i].partition, &lo,
+                                                     &hi, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                    high[i] = hi;
+                    if (next[i] < lo)
+                        next[i] = lo;
+                }
+            }
+        }
+        bool at_end = true;
+        for (int i = 0; i < nparts; i++)
+            at_end &= next[i] >= high[i];
+        if (at_end && checked > 0 &&
+            (dead || *unanswered == 0 || (idle_ms > 0 && t - last > idle_ms)))
+            break;
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+        if (!m)
+            continue;
+        if (m->err) {
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        for (int i = 0; i < nparts; i++)
+            if (assign->elems[i].partition == m->partition && m->offset + 1 > next[i])
+                next[i] = m->offset + 1;
+        last = now_ms();
+        char key[256], version[32];
+        snprintf(key, sizeof key, "%.*s", (int)(m->key_len < 255 ? m->key_len : 255),
+                 m->key ? (const char *)m->key : "");
+        entry_t probe = {.id = key};
+        entry_t *en = n ? bsearch(&probe, ids, n, sizeof *ids, cmp_entry) : NULL;
+        if (dead) {
+            out->dead_letters++;
+            if (en && en->dead_letters++ == 0 && en->answers == 0)
+                (*unanswered)--;
+        } else {
+            out->messages++;
+            if (!en) {
+                out->foreign++;
+            } else {
+                if (en->answers++ == 0 && en->dead_letters == 0)
+                    (*unanswered)--;
+                version_of(m->payload ? (const char *)m->payload : "", m->len, version,
+                           sizeof version);
+                count_version(out, version);
+            }
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rc = 0;
+done:
+    if (assign)
+        rd_kafka_topic_partition_list_destroy(assign);
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    if (rkt)
+        rd_kafka_topic_destroy(rkt);
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
+int cp_audit_predictions(const char *bootstrap, const char *topic, const char *dlq_topic,
+                         const char *ids_path, long idle_ms, long max_ms, cp_audit_t *out,
+                         char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     entry_t *ids = NULL;
@@ -112,86 +239,21 @@ int cp_audit_predictions(const char *bootstrap, const char *topic, const char *i
     if (load_ids(ids_path, &ids, &n, err, errlen) != 0)
         return -1;
     out->sent = (int64_t)n;
-
-    char group[96], es[512];
-    snprintf(group, sizeof group, "carprice-audit-%d-%ld", (int)getpid(), (long)time(NULL));
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_t *rk = NULL;
-    rd_kafka_topic_partition_list_t *subs = NULL;
-    int rc = -1;
-    if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, es, sizeof es) ||
-        rd_kafka_conf_set(conf, "group.id", group, es, sizeof es) ||
-        rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", es, sizeof es) ||
-        rd_kafka_conf_set(conf, "enable.auto.commit", "false", es, sizeof es) ||
-        rd_kafka_conf_set(conf, "enable.partition.eof", "true", es, sizeof es)) {
-        rd_kafka_conf_destroy(conf);
-        snprintf(err, errlen, "Kafka configuration: %s", es);
-        goto done;
-    }
-    if (!(rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, es, sizeof es))) {
-        snprintf(err, errlen, "Kafka consumer: %s", es);
-        goto done;
-    }
-    rd_kafka_poll_set_consumer(rk);
-    subs = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(subs, topic, RD_KAFKA_PARTITION_UA);
-    if (rd_kafka_subscribe(rk, subs) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        snprintf(err, errlen, "cannot subscribe to %s", topic);
-        goto done;
-    }
-    double start = now_ms(), last = start;
     int64_t unanswered = (int64_t)n;
-    bool eof_seen = false;
-    while (unanswered > 0 || !eof_seen) {
-        double t = now_ms();
-        if (t - start > max_ms || (eof_seen && t - last > idle_ms))
-            break;
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
-        if (!m)
-            continue;
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            eof_seen = true;
-            rd_kafka_message_destroy(m);
-            continue;
-        }
-        if (m->err) {
-            if (m->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
-                m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
-                eof_seen = true; /* no topic: nothing was answered */
-            }
-            rd_kafka_message_destroy(m);
-            continue;
-        }
-        last = now_ms();
-        out->messages++;
-        char key[256], version[32];
-        snprintf(key, sizeof key, "%.*s", (int)(m->key_len < 255 ? m->key_len : 255),
-                 m->key ? (const char *)m->key : "");
-        version_of(m->payload ? (const char *)m->payload : "", m->len, version, sizeof version);
-        entry_t probe = {.id = key};
-        entry_t *e = n ? bsearch(&probe, ids, n, sizeof *ids, cmp_entry) : NULL;
-        if (!e) {
-            out->foreign++;
-        } else {
-            if (e->answers++ == 0)
-                unanswered--;
-            count_version(out, version);
-        }
-        rd_kafka_message_destroy(m);
-    }
-    for (size_t i = 0; i < n; i++) {
+    /* Dead letters first (serve rejects a request once and for all), then
+     * predictions until every remaining id is answered. */
+    int rc = 0;
+    if (dlq_topic)
+        rc = drain(bootstrap, dlq_topic, true, ids, n, &unanswered, idle_ms, max_ms, out, err,
+                   errlen);
+    if (rc == 0)
+        rc = drain(bootstrap, topic, false, ids, n, &unanswered, idle_ms, max_ms, out, err, errlen);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
         out->answered += ids[i].answers > 0;
         out->duplicated += ids[i].answers > 1;
+        out->rejected += ids[i].answers == 0 && ids[i].dead_letters > 0;
     }
-    out->lost = out->sent - out->answered;
-    rc = 0;
-done:
-    if (subs)
-        rd_kafka_topic_partition_list_destroy(subs);
-    if (rk) {
-        rd_kafka_consumer_close(rk);
-        rd_kafka_destroy(rk);
-    }
+    out->lost = out->sent - out->answered - out->rejected;
     for (size_t i = 0; i < n; i++)
         free(ids[i].id);
     free(ids);

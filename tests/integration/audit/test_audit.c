@@ -18,7 +18,7 @@
 #include "kafka_util.h"
 
 static const char *carprice;
-static char dir[64], topic[128];
+static char dir[64], topic[128], dlq[160];
 
 static int run(const char *args, char *out, size_t len)
 {
@@ -53,9 +53,13 @@ static void counts_lost_and_duplicates(void **state)
         "{\"request_id\":\"x-9\",\"predicted_price\":1.0,\"model_version\":\"2\"}",
     };
     assert_int_equal(tk_produce(topic, keys, vals, 6), 0);
+    /* A dead letter for an id not sent, so that the DLQ topic exists. */
+    const char *dk[] = {"z-1"};
+    const char *dv[] = {"{\"reason\":\"not_json\"}"};
+    assert_int_equal(tk_produce(dlq, dk, dv, 1), 0);
     snprintf(args, sizeof args,
-             "--ids '%s' --predictions-topic '%s' --bootstrap '%s' --idle-ms 2000", ids, topic,
-             tk_bootstrap());
+             "--ids '%s' --predictions-topic '%s' --dlq-topic '%s' --bootstrap '%s' --idle-ms 2000",
+             ids, topic, dlq, tk_bootstrap());
     assert_int_equal(run(args, out, sizeof out), 1);
     assert_non_null(strstr(out, "requests sent      5\n"));
     assert_non_null(strstr(out, "answered           4\n"));
@@ -65,11 +69,16 @@ static void counts_lost_and_duplicates(void **state)
     assert_non_null(strstr(out, "model version 1        3 answers"));
     assert_non_null(strstr(out, "model version 2        2 answers"));
 
+    /* r-5 was rejected by serve: a dead letter answers it. */
     const char *k5[] = {"r-5"};
-    const char *v5[] = {"{\"request_id\":\"r-5\",\"predicted_price\":1.0,\"model_version\":\"2\"}"};
-    assert_int_equal(tk_produce(topic, k5, v5, 1), 0);
-    assert_int_equal(run(args, out, sizeof out), 0);
+    const char *v5[] = {"{\"request_id\":\"r-5\",\"reason\":\"out_of_range: year\"}"};
+    assert_int_equal(tk_produce(dlq, k5, v5, 1), 0);
+    int st = run(args, out, sizeof out);
+    if (st != 0)
+        fail_msg("audit %s exited %d: %s", args, st, out);
+    assert_non_null(strstr(out, "rejected           1 (dead letters: 2)\n"));
     assert_non_null(strstr(out, "lost               0\n"));
+    assert_non_null(strstr(out, "answered           4\n"));
 }
 
 static void bad_usage(void **state)
@@ -91,6 +100,7 @@ int main(int argc, char **argv)
     if (!mkdtemp(dir))
         return 1;
     snprintf(topic, sizeof topic, "%s", tk_unique_topic("carprice.test.audit"));
+    snprintf(dlq, sizeof dlq, "%s.dlq", topic);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(counts_lost_and_duplicates),
         cmocka_unit_test(bad_usage),
