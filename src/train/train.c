@@ -48,6 +48,8 @@ static const char *const category_cols[] = {
 };
 #define NNUM           (sizeof numeric_cols / sizeof numeric_cols[0])
 #define FEATURE_STAGES 5 /* Imputer, StringIndexer, OneHotEncoder, 2 VectorAssemblers */
+/* feature-pipeline/stages/<i>_<uid>: Spark pads i to the digits of the count. */
+_Static_assert(FEATURE_STAGES < 10, "feature stage directories have one-digit indices");
 #define NCAT           (sizeof category_cols / sizeof category_cols[0])
 
 int tr_failf(run_t *r, const char *fmt, ...)
@@ -1023,6 +1025,23 @@ static int run_stages(run_t *r, const char *const *uris, size_t n, const char *o
 
     /* The final model: features -> base models -> assembler -> stacker. */
     step_begin(r, "validation");
+    /* The feature stages were fitted long before (half an hour at 1M rows):
+     * the server's ML cache may have dropped them (soft references), which
+     * failed the final write with CONNECT_ML.CACHE_INVALID. Take them back
+     * from feature-pipeline/, written right after they were fitted. */
+    for (size_t i = 0; i < FEATURE_STAGES; i++) {
+        if (sc_model_kind(stages[i]) != SC_MODEL_FITTED)
+            continue;
+        sc_model_t *fresh = NULL;
+        snprintf(path, sizeof path, "%s/feature-pipeline/stages/%zu_%s", out_uri, i,
+                 sc_model_uid(stages[i]));
+        if (sc_ml_read(r->s, sc_model_class(stages[i]), path, &fresh, r->err) != SC_OK) {
+            rc = tr_fail_spark(r, "reading the feature stages back");
+            goto done;
+        }
+        sc_model_destroy(stages[i]);
+        stages[i] = fresh;
+    }
     {
         sc_model_t *all[FEATURE_STAGES + EN_MAX_MODELS + 2];
         size_t k = 0;
