@@ -50,7 +50,7 @@ static const char *const category_cols[] = {
 #define FEATURE_STAGES 5 /* Imputer, StringIndexer, OneHotEncoder, 2 VectorAssemblers */
 /* feature-pipeline/stages/<i>_<uid>: Spark pads i to the digits of the count. */
 _Static_assert(FEATURE_STAGES < 10, "feature stage directories have one-digit indices");
-#define NCAT           (sizeof category_cols / sizeof category_cols[0])
+#define NCAT (sizeof category_cols / sizeof category_cols[0])
 
 int tr_failf(run_t *r, const char *fmt, ...)
 {
