@@ -3,6 +3,7 @@
 #include "carprice/audit.h"
 
 #include <librdkafka/rdkafka.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,31 +92,104 @@ static void version_of(const char *value, size_t len, char *out, size_t outlen)
         snprintf(out, outlen, "%.*s", (int)(end - p), p);
 }
 
-static void count_version(cp_audit_t *a, const char *v)
+/* The number after "key": in a JSON object's text; NaN when the member is
+ * missing, null or not a number. Enough for the flat objects serve writes
+ * (docs/messages.md), whose member names are not values anywhere. */
+static double number_of(const char *value, size_t len, const char *key)
 {
-    for (size_t i = 0; i < a->nversions; i++)
-        if (strcmp(a->versions[i], v) == 0) {
-            a->version_answers[i]++;
+    char pat[64];
+    int pl = snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *p = memmem(value, len, pat, (size_t)pl);
+    if (!p)
+        return NAN;
+    p += pl;
+    char num[64];
+    size_t n = 0;
+    while (p + n < value + len && n < sizeof num - 1 && strchr("0123456789+-.eE", p[n]))
+        n++;
+    if (n == 0)
+        return NAN;
+    memcpy(num, p, n);
+    num[n] = '\0';
+    char *end;
+    double d = strtod(num, &end);
+    return *end ? NAN : d;
+}
+
+static void count_version(cp_audit_t *a, const char *v, int64_t request_ms)
+{
+    size_t i = 0;
+    while (i < a->nversions && strcmp(a->versions[i], v) != 0)
+        i++;
+    if (i == a->nversions) {
+        if (a->nversions == CP_AUDIT_MAX_VERSIONS)
             return;
-        }
-    if (a->nversions < CP_AUDIT_MAX_VERSIONS) {
-        snprintf(a->versions[a->nversions], sizeof a->versions[0], "%s", v);
-        a->version_answers[a->nversions++] = 1;
+        snprintf(a->versions[i], sizeof a->versions[0], "%s", v);
+        a->version_answers[i] = 0;
+        a->version_first_request_ms[i] = a->version_last_request_ms[i] = request_ms;
+        a->nversions++;
     }
+    a->version_answers[i]++;
+    if (request_ms > 0 &&
+        (a->version_first_request_ms[i] <= 0 || request_ms < a->version_first_request_ms[i]))
+        a->version_first_request_ms[i] = request_ms;
+    if (request_ms > a->version_last_request_ms[i])
+        a->version_last_request_ms[i] = request_ms;
+}
+
+/* One live-metrics message into the per-version summary. */
+static void count_window(cp_audit_metrics_t *a, const char *value, size_t len)
+{
+    char v[32];
+    version_of(value, len, v, sizeof v);
+    double start = number_of(value, len, "window_start_ms");
+    double end = number_of(value, len, "window_end_ms");
+    if (strcmp(v, "?") == 0 || isnan(start) || isnan(end)) {
+        a->invalid++;
+        return;
+    }
+    size_t i = 0;
+    while (i < a->nversions && strcmp(a->versions[i].version, v) != 0)
+        i++;
+    if (i == a->nversions) {
+        if (a->nversions == CP_AUDIT_MAX_VERSIONS)
+            return;
+        memset(&a->versions[i], 0, sizeof a->versions[i]);
+        snprintf(a->versions[i].version, sizeof a->versions[i].version, "%s", v);
+        a->nversions++;
+    }
+    cp_audit_window_t *w = &a->versions[i];
+    double count = number_of(value, len, "count");
+    int64_t c = isnan(count) ? 0 : (int64_t)count;
+    w->windows++;
+    if (w->windows > 1 &&
+        ((int64_t)end < w->window_end_ms || ((int64_t)end == w->window_end_ms && c <= w->count)))
+        return;
+    w->window_start_ms = (int64_t)start;
+    w->window_end_ms = (int64_t)end;
+    w->count = c;
+    w->mae = number_of(value, len, "mae");
+    w->rmse = number_of(value, len, "rmse");
+    w->mape = number_of(value, len, "mape");
+    w->r2 = number_of(value, len, "r2");
 }
 
 #define MAX_PARTS 256
 
-/* Reads topic from the beginning: dead letters (dead) or predictions. No
+typedef enum { READ_PREDICTIONS, READ_DEAD_LETTERS, READ_METRICS } read_mode_t;
+
+/* Reads topic from the beginning: dead letters, predictions or live metrics
+ * (into *metrics; ids unused). No
  * consumer group: the partitions are assigned directly and their ends come
  * from the broker's high watermarks, re-read every second. Dead letters are
  * read to the end; predictions until every id is answered and the end is
  * reached, or until idle_ms pass at the end without a new message. max_ms
  * bounds either. A topic that does not exist holds nothing. */
-static int drain(const char *bootstrap, const char *topic, bool dead, entry_t *ids, size_t n,
-                 int64_t *unanswered, long idle_ms, long max_ms, cp_audit_t *out, char *err,
-                 size_t errlen)
+static int drain(const char *bootstrap, const char *topic, read_mode_t mode, entry_t *ids, size_t n,
+                 int64_t *unanswered, long idle_ms, long max_ms, cp_audit_t *out,
+                 cp_audit_metrics_t *metrics, char *err, size_t errlen)
 {
+    bool dead = mode != READ_PREDICTIONS; /* read to the end, whatever is answered */
     char es[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_t *rk = NULL;
@@ -194,6 +268,12 @@ static int drain(const char *bootstrap, const char *topic, bool dead, entry_t *i
             if (assign->elems[i].partition == m->partition && m->offset + 1 > next[i])
                 next[i] = m->offset + 1;
         last = now_ms();
+        if (mode == READ_METRICS) {
+            metrics->messages++;
+            count_window(metrics, m->payload ? (const char *)m->payload : "", m->len);
+            rd_kafka_message_destroy(m);
+            continue;
+        }
         char key[256], version[32];
         snprintf(key, sizeof key, "%.*s", (int)(m->key_len < 255 ? m->key_len : 255),
                  m->key ? (const char *)m->key : "");
@@ -210,9 +290,10 @@ static int drain(const char *bootstrap, const char *topic, bool dead, entry_t *i
             } else {
                 if (en->answers++ == 0 && en->dead_letters == 0)
                     (*unanswered)--;
-                version_of(m->payload ? (const char *)m->payload : "", m->len, version,
-                           sizeof version);
-                count_version(out, version);
+                const char *pv = m->payload ? (const char *)m->payload : "";
+                version_of(pv, m->len, version, sizeof version);
+                double ts = number_of(pv, m->len, "request_ts_ms");
+                count_version(out, version, isnan(ts) ? 0 : (int64_t)ts);
             }
         }
         rd_kafka_message_destroy(m);
@@ -244,10 +325,11 @@ int cp_audit_predictions(const char *bootstrap, const char *topic, const char *d
      * predictions until every remaining id is answered. */
     int rc = 0;
     if (dlq_topic)
-        rc = drain(bootstrap, dlq_topic, true, ids, n, &unanswered, idle_ms, max_ms, out, err,
-                   errlen);
+        rc = drain(bootstrap, dlq_topic, READ_DEAD_LETTERS, ids, n, &unanswered, idle_ms, max_ms,
+                   out, NULL, err, errlen);
     if (rc == 0)
-        rc = drain(bootstrap, topic, false, ids, n, &unanswered, idle_ms, max_ms, out, err, errlen);
+        rc = drain(bootstrap, topic, READ_PREDICTIONS, ids, n, &unanswered, idle_ms, max_ms, out,
+                   NULL, err, errlen);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         out->answered += ids[i].answers > 0;
         out->duplicated += ids[i].answers > 1;
@@ -258,4 +340,12 @@ int cp_audit_predictions(const char *bootstrap, const char *topic, const char *d
         free(ids[i].id);
     free(ids);
     return rc;
+}
+
+int cp_audit_metrics(const char *bootstrap, const char *topic, long max_ms, cp_audit_metrics_t *out,
+                     char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    int64_t none = 0;
+    return drain(bootstrap, topic, READ_METRICS, NULL, 0, &none, 0, max_ms, NULL, out, err, errlen);
 }
