@@ -4,6 +4,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#if CARPRICE_SERVE_ONLY
+/* carprice-serve: `serve` alone, without the REST client and the libraries it
+ * loads; `carprice serve` hands over to it (apps/CMakeLists.txt). */
+static const cp_command_t commands[] = {
+    {"serve", "stream predictions Kafka -> model -> Kafka, with health and metrics", cmd_serve},
+};
+#else
 static const cp_command_t commands[] = {
     {"version", "print the versions of carprice and of the components it pins", cmd_version},
     {"sql", "run one Spark SQL statement through Spark Connect and print the rows", cmd_sql},
@@ -20,6 +27,7 @@ static const cp_command_t commands[] = {
     {"audit", "were all requests answered? sent / answered / lost / duplicated per version",
      cmd_audit},
 };
+#endif
 
 static void usage(FILE *out)
 {

@@ -18,7 +18,15 @@
 #include <unistd.h>
 
 #include "carprice/log.h"
+/* 1 in carprice (resolves registry models through MLflow, then hands over to
+ * carprice-serve); 0 in carprice-serve, built without the REST client and so
+ * without libcurl and the libraries it loads (apps/CMakeLists.txt). */
+#ifndef CARPRICE_SERVE_REGISTRY
+#define CARPRICE_SERVE_REGISTRY 1
+#endif
+#if CARPRICE_SERVE_REGISTRY
 #include "carprice/mlflow.h"
+#endif
 #include "carprice/util.h"
 #include "httpd.h"
 #include "serve_internal.h"
@@ -188,6 +196,7 @@ static char *record_type(const char *ddl, char *errbuf, size_t errlen)
     return cp_buf_steal(&b);
 }
 
+#if CARPRICE_SERVE_REGISTRY
 /* Resolves NAME@ALIAS or NAME/VERSION through the registry: the version and
  * its tag model_path. */
 static int resolve_model(cp_serve_t *sv, char *errbuf, size_t errlen)
@@ -241,6 +250,88 @@ done:
     cp_rest_error_destroy(rerr);
     return rc;
 }
+
+/* The serving image next to this program (carprice-serve in the directory of
+ * /proc/self/exe), unless CARPRICE_SERVE_IN_PROCESS is set to anything but 0. */
+static bool lean_image(char *path, size_t len)
+{
+    const char *env = getenv("CARPRICE_SERVE_IN_PROCESS");
+    if (env && *env && strcmp(env, "0") != 0)
+        return false;
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return false;
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (!slash)
+        return false;
+    *slash = '\0';
+    int w = snprintf(path, len, "%s/carprice-serve", self);
+    return w > 0 && (size_t)w < len && access(path, X_OK) == 0;
+}
+
+/* Replaces the process image with carprice-serve: the same PID, environment
+ * and arguments (this process's own, from /proc/self/cmdline), followed by
+ * the resolved model, which later flags override. Stop signals stay blocked
+ * across the exec and are delivered once carprice-serve has its handlers.
+ * Returns only if the exec is not possible; serving then goes on here. */
+static void hand_over(cp_serve_t *sv, const char *image)
+{
+    cp_buf_t b;
+    cp_buf_init(&b, 4u << 20);
+    FILE *f = fopen("/proc/self/cmdline", "r");
+    char chunk[4096];
+    size_t n;
+    int bad = !f;
+    while (f && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (cp_buf_append(&b, chunk, n) != 0)
+            bad = 1;
+    if (f)
+        fclose(f);
+    size_t nargs = 0;
+    for (size_t i = 0; !bad && i < b.len; i++)
+        nargs += b.data[i] == '\0';
+    const char **argv = bad ? NULL : calloc(nargs + 8, sizeof *argv);
+    if (!argv) {
+        cp_buf_free(&b);
+        return;
+    }
+    size_t argc = 0;
+    for (size_t i = 0; i < b.len; i += strlen(b.data + i) + 1)
+        argv[argc++] = b.data + i;
+    /* main() dispatched on argv[1]; anything else is not ours to re-run. */
+    if (argc < 2 || strcmp(argv[1], "serve") != 0) {
+        free(argv);
+        cp_buf_free(&b);
+        return;
+    }
+    argv[0] = image;
+    if (!sv->o.model_path || !*sv->o.model_path) {
+        argv[argc++] = "--model-path";
+        argv[argc++] = sv->model_path;
+        argv[argc++] = "--model-name";
+        argv[argc++] = sv->model_name;
+        argv[argc++] = "--model-version";
+        argv[argc++] = sv->model_version;
+    }
+    argv[argc] = NULL;
+    cp_log_info("serve.exec", "image=%s", image);
+    fflush(NULL);
+    execv(image, (char *const *)argv);
+    cp_log_warn("serve.exec_failed", "image=%s detail=\"%s\" in_process=1", image, strerror(errno));
+    free(argv);
+    cp_buf_free(&b);
+}
+#else
+static int resolve_model(cp_serve_t *sv, char *errbuf, size_t errlen)
+{
+    return errf(errbuf, errlen,
+                "--model %s: carprice-serve has no MLflow client; run carprice serve, or give "
+                "--model-path",
+                sv->o.model);
+}
+#endif
 
 static bool valid_topic(const char *t)
 {
@@ -342,18 +433,44 @@ int cp_serve_new(const cp_serve_opts_t *opts, cp_serve_t **out, char *errbuf, si
     if (!(sv->features_sql = read_file(path, errbuf, errlen)))
         goto fail;
 
+    /* Stop signals wait (blocked, pending) until the serving image has its
+     * handlers: carprice blocks them before it hands over; carprice-serve
+     * lets them in. */
+    sigset_t stops, old_mask;
+    sigemptyset(&stops);
+    sigaddset(&stops, SIGTERM);
+    sigaddset(&stops, SIGINT);
+#if CARPRICE_SERVE_REGISTRY
+    char image[PATH_MAX];
+    bool lean = lean_image(image, sizeof image);
+    if (lean)
+        pthread_sigmask(SIG_BLOCK, &stops, &old_mask);
+#else
+    pthread_sigmask(SIG_UNBLOCK, &stops, &old_mask);
+#endif
+
     /* The model: a direct path, or the registry. */
+    int mrc = 0;
     if (o->model_path && *o->model_path) {
         sv->model_path = strdup(o->model_path);
         sv->model_name = strdup(o->model_name);
         sv->model_version = strdup(o->model_version);
-    } else if (resolve_model(sv, errbuf, errlen) != 0) {
-        goto fail;
+    } else {
+        mrc = resolve_model(sv, errbuf, errlen);
     }
-    if (!sv->model_path || !sv->model_name || !sv->model_version) {
-        errf(errbuf, errlen, "out of memory");
-        goto fail;
+    if (mrc == 0 && (!sv->model_path || !sv->model_name || !sv->model_version))
+        mrc = errf(errbuf, errlen, "out of memory");
+#if CARPRICE_SERVE_REGISTRY
+    /* Serving needs neither the MLflow client nor libcurl: carprice-serve,
+     * built without them, is 6-7 MB smaller resident (docs/serve.md). */
+    if (lean) {
+        if (mrc == 0)
+            hand_over(sv, image);
+        pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
     }
+#endif
+    if (mrc != 0)
+        goto fail;
     cp_log_info("serve.model", "name=%s version=%s path=%s", sv->model_name, sv->model_version,
                 sv->model_path);
 
