@@ -34,7 +34,8 @@ static void usage(FILE *out)
             "                         and the latest one: pairs, MAE, RMSE, MAPE, R^2\n"
             "  --env-out FILE         also write the numbers as shell assignments (sent=N\n"
             "                         ... version_<v>_answers=N, metrics_<v>_mae=X, ...; <v>\n"
-            "                         with characters other than [A-Za-z0-9_] as '_')\n"
+            "                         with characters other than [A-Za-z0-9_] as '_';\n"
+            "                         first/last_request_ms: send times of the answered)\n"
             "\n"
             "Exit status: 0 when no request was lost, 1 when some were (or on error),\n"
             "2 usage.\n");
@@ -85,6 +86,15 @@ static int write_env(const char *path, const cp_audit_t *r, const cp_audit_metri
             (long long)r->duplicated);
     fprintf(f, "prediction_messages=%lld\nforeign_messages=%lld\ndead_letter_messages=%lld\n",
             (long long)r->messages, (long long)r->foreign, (long long)r->dead_letters);
+    int64_t first = 0, last = 0;
+    for (size_t i = 0; i < r->nversions; i++) {
+        int64_t a = r->version_first_request_ms[i], b = r->version_last_request_ms[i];
+        if (a > 0 && (first == 0 || a < first))
+            first = a;
+        if (b > last)
+            last = b;
+    }
+    fprintf(f, "first_request_ms=%lld\nlast_request_ms=%lld\n", (long long)first, (long long)last);
     char name[64];
     fprintf(f, "answer_versions=\"");
     for (size_t i = 0; i < r->nversions; i++) {
