@@ -14,7 +14,10 @@
  * gives unseen categories (the same in serving, with no mapping table).
  *
  * Outputs in out_dir, as the Spark server sees it:
- *   train-set/         Parquet: listing_id, fold, label, features
+ *   train-set/         Parquet: row_id, listing_id, fold, label, features,
+ *                      tree_features
+ *   oof/               Parquet: each CV fit's held-fold predictions,
+ *                      oof/<model>/c<combination>/f<fold> (row_id, label, p_<model>)
  *   feature-pipeline/  the fitted feature stages alone, a PipelineModel
  *   model/             the final PipelineModel: input the columns of
  *                      sql/features.sql, output `prediction` = ln(price)

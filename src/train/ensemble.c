@@ -235,7 +235,6 @@ typedef struct {
     size_t nmodels;
     const en_opts_t *o;
     en_ensemble_t *e;
-    sc_model_t *fold_models[EN_MAX_MODELS][EN_MAX_COMBOS][EN_MAX_FOLDS];
     task_t tasks[MAX_TASKS];
     size_t ntasks, next;
     int running;
@@ -364,12 +363,22 @@ static sc_code_t regression_metrics(const sc_df_t *df, const char *pred, double 
     return rc;
 }
 
-/* One CV fit: train on the other folds, score fold k. */
+/* Where the held-out predictions of one CV fit go. */
+static void oof_path(const pool_t *pl, size_t model, size_t combo, int fold, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/%s/c%zu/f%d", pl->o->oof_uri, pl->models[model].name, combo + 1,
+             fold + 1);
+}
+
+/* One CV fit: train on the other folds, score fold k. The held fold's
+ * predictions are written to Parquet at once and the fold model is released:
+ * a model kept in the server's ML cache until stacking, maybe half an hour
+ * later, may have been dropped by then (soft references, CACHE_INVALID). */
 static int run_cv(pool_t *pl, task_t *k, sc_error_t *err)
 {
     const en_model_t *m = &pl->models[k->model];
-    char cond[32], what[96];
-    sc_df_t *fit_df = NULL, *val = NULL, *pred = NULL;
+    char cond[32], what[96], path[EN_MAX_URI + 64];
+    sc_df_t *fit_df = NULL, *val = NULL, *pred = NULL, *kept = NULL, *back = NULL;
     sc_model_t *model = NULL;
     sc_params_t *p = en_params(m, k->combo, pl->o->min_max_bins, err);
     double met[3];
@@ -381,22 +390,30 @@ static int run_cv(pool_t *pl, task_t *k, sc_error_t *err)
         sc_ml_fit(fit_df, m->estimator, p, &model, err) != SC_OK)
         goto done;
     snprintf(cond, sizeof cond, "fold = %d", k->fold);
+    oof_path(pl, k->model, k->combo, k->fold, path, sizeof path);
+    sc_write_opts_t wo = {.format = "parquet", .mode = "overwrite"};
+    sc_read_opts_t ro = {.format = "parquet"};
+    const char *paths[] = {path};
     if (sc_df_filter(pl->train, cond, &val, err) != SC_OK ||
         sc_model_transform(model, val, NULL, &pred, err) != SC_OK ||
-        regression_metrics(pred, m->pred_col, met, err) != SC_OK)
+        sc_df_select_expr(pred, (const char *const[]){"row_id", "label", m->pred_col}, 3, &kept,
+                          err) != SC_OK ||
+        sc_df_write(kept, &wo, path, err) != SC_OK ||
+        sc_read(pl->s, &ro, paths, 1, &back, err) != SC_OK ||
+        regression_metrics(back, m->pred_col, met, err) != SC_OK)
         goto done;
     en_result_t *r = &pl->e->models[k->model];
     r->cv_rmse[k->combo][k->fold] = met[0];
     r->cv_mae[k->combo][k->fold] = met[1];
     r->cv_r2[k->combo][k->fold] = met[2];
-    pl->fold_models[k->model][k->combo][k->fold] = model;
-    model = NULL;
     rc = 0;
 done:
     if (rc != 0)
         pool_fail(pl, what, err);
     sc_model_destroy(model);
     sc_params_destroy(p);
+    sc_df_destroy(back);
+    sc_df_destroy(kept);
     sc_df_destroy(pred);
     sc_df_destroy(val);
     sc_df_destroy(fit_df);
@@ -520,16 +537,6 @@ static void choose_best(pool_t *pl)
         en_combo_text(&pl->models[i], r->best, true, text, sizeof text);
         cp_log_info("train.cv.best", "model=%s params=\"%s\" cv_rmse_log=%.5f cv_std=%.5f",
                     pl->models[i].name, text, r->cv_mean[r->best], r->cv_std[r->best]);
-        /* Only the chosen combination's fold models are needed (for the
-         * out-of-fold predictions); free the server's cache of the rest. */
-        for (size_t c = 0; c < r->combos; c++) {
-            if (c == r->best)
-                continue;
-            for (int f = 0; f < k; f++) {
-                sc_model_destroy(pl->fold_models[i][c][f]);
-                pl->fold_models[i][c][f] = NULL;
-            }
-        }
     }
 }
 
@@ -539,7 +546,8 @@ static int fail_sc(pool_t *pl, const char *what, sc_error_t *err)
     return -1;
 }
 
-/* Out-of-fold predictions of every chosen model -> LinearRegression. */
+/* Out-of-fold predictions of every chosen model (read back from the Parquet
+ * files the CV fits wrote, joined by row_id) -> LinearRegression. */
 static int stack(pool_t *pl, sc_error_t *err)
 {
     en_ensemble_t *e = pl->e;
@@ -554,39 +562,32 @@ static int stack(pool_t *pl, sc_error_t *err)
         snprintf(pl->err, pl->errlen, "out of memory");
         return -1;
     }
-    for (int f = 0; f < k; f++) {
-        char cond[32], view[32];
-        snprintf(cond, sizeof cond, "fold = %d", f);
+    fprintf(q, "SELECT m0.label");
+    for (size_t i = 0; i < pl->nmodels; i++)
+        fprintf(q, ", m%zu.%s", i, pl->models[i].pred_col);
+    for (size_t i = 0; i < pl->nmodels; i++) {
+        char view[48], paths[EN_MAX_FOLDS][EN_MAX_URI + 64];
+        const char *pp[EN_MAX_FOLDS];
+        for (int f = 0; f < k; f++) {
+            oof_path(pl, i, e->models[i].best, f, paths[f], sizeof paths[f]);
+            pp[f] = paths[f];
+        }
+        sc_read_opts_t ro = {.format = "parquet"};
         sc_df_t *df = NULL;
-        if (sc_df_filter(pl->train, cond, &df, err) != SC_OK) {
-            fclose(q);
-            free(query);
-            return fail_sc(pl, "out-of-fold predictions", err);
-        }
-        for (size_t i = 0; i < pl->nmodels; i++) {
-            sc_df_t *next = NULL;
-            sc_code_t c =
-                sc_model_transform(pl->fold_models[i][e->models[i].best][f], df, NULL, &next, err);
-            sc_df_destroy(df);
-            df = next;
-            if (c != SC_OK) {
-                fclose(q);
-                free(query);
-                return fail_sc(pl, "out-of-fold predictions", err);
-            }
-        }
-        snprintf(view, sizeof view, "carprice_oof_%d", f);
-        sc_code_t c = sc_df_create_view(df, view, true, err);
+        snprintf(view, sizeof view, "carprice_oof_%s", pl->models[i].name);
+        sc_code_t c = sc_read(pl->s, &ro, pp, (size_t)k, &df, err);
+        if (c == SC_OK)
+            c = sc_df_create_view(df, view, true, err);
         sc_df_destroy(df);
         if (c != SC_OK) {
             fclose(q);
             free(query);
-            return fail_sc(pl, "out-of-fold predictions", err);
+            return fail_sc(pl, "reading the out-of-fold predictions", err);
         }
-        fprintf(q, "%sSELECT label", f ? " UNION ALL " : "");
-        for (size_t i = 0; i < pl->nmodels; i++)
-            fprintf(q, ", %s", pl->models[i].pred_col);
-        fprintf(q, " FROM %s", view);
+        if (i == 0)
+            fprintf(q, " FROM %s m0", view);
+        else
+            fprintf(q, " JOIN %s m%zu ON m%zu.row_id = m0.row_id", view, i, i);
     }
     if (fclose(q) != 0) {
         free(query);
@@ -685,6 +686,11 @@ int en_fit(sc_session_t *s, const sc_df_t *train, const en_model_t *models, size
         snprintf(err, errlen, "need 1..%d models and 2..%d folds", EN_MAX_MODELS, EN_MAX_FOLDS);
         return -1;
     }
+    if (!o->oof_uri || !*o->oof_uri || strlen(o->oof_uri) >= EN_MAX_URI) {
+        snprintf(err, errlen, "need a directory for the out-of-fold predictions (< %d bytes)",
+                 EN_MAX_URI);
+        return -1;
+    }
     pool_t *pl = calloc(1, sizeof *pl);
     sc_error_t *e1 = sc_error_new();
     if (!pl || !e1) {
@@ -731,11 +737,6 @@ int en_fit(sc_session_t *s, const sc_df_t *train, const en_model_t *models, size
     if (stack(pl, e1) != 0)
         goto done;
     out->secs_stack = cp_now_s() - t;
-    for (size_t i = 0; i < nmodels; i++)
-        for (int f = 0; f < o->folds; f++) {
-            sc_model_destroy(pl->fold_models[i][out->models[i].best][f]);
-            pl->fold_models[i][out->models[i].best][f] = NULL;
-        }
 
     pl->ntasks = 0;
     for (size_t i = 0; i < nmodels; i++)
@@ -747,10 +748,6 @@ int en_fit(sc_session_t *s, const sc_df_t *train, const en_model_t *models, size
     out->secs_refit = cp_now_s() - t;
     rc = 0;
 done:
-    for (size_t i = 0; i < EN_MAX_MODELS; i++)
-        for (size_t c = 0; c < EN_MAX_COMBOS; c++)
-            for (size_t f = 0; f < EN_MAX_FOLDS; f++)
-                sc_model_destroy(pl->fold_models[i][c][f]);
     if (rc != 0)
         en_ensemble_clear(out);
     pthread_mutex_destroy(&pl->mu);

@@ -21,6 +21,7 @@
 #define EN_MAX_VALUES 6
 #define EN_MAX_COMBOS 16
 #define EN_MAX_FOLDS  10
+#define EN_MAX_URI    1088
 
 /* One Spark parameter with one value (fixed) or several (searched). */
 typedef struct {
@@ -77,6 +78,10 @@ typedef struct {
     int folds;        /* k; rows carry a fold column 0..k-1 */
     int parallelism;  /* client threads fitting at once, >= 1 */
     int min_max_bins; /* tree models' maxBins is raised to at least this */
+    /* Directory (as the Spark server sees it) for the held-fold predictions
+     * of every CV fit: <oof_uri>/<model>/c<combination>/f<fold>, Parquet
+     * (row_id, label, p_<model>). Shorter than EN_MAX_URI. */
+    const char *oof_uri;
     en_progress_fn progress;
     void *progress_opaque;
 } en_opts_t;
@@ -107,10 +112,10 @@ typedef struct {
     double oof_base_rmse[EN_MAX_MODELS];
 } en_ensemble_t;
 
-/* Runs CV, stacking and refits on train (columns fold, label, features;
- * persisted by the caller). On success *out holds the refitted base models
- * and the meta model (free with en_ensemble_clear). -1 with one line in err
- * on failure; then nothing is left in *out. */
+/* Runs CV, stacking and refits on train (columns row_id, unique per row,
+ * fold, label and the models' feature columns; persisted by the caller). On success *out holds the
+ * refitted base models and the meta model (free with en_ensemble_clear). -1 with one line in err on
+ * failure; then nothing is left in *out. */
 int en_fit(sc_session_t *s, const sc_df_t *train, const en_model_t *models, size_t nmodels,
            const en_opts_t *o, en_ensemble_t *out, char *err, size_t errlen);
 

@@ -946,10 +946,11 @@ static int run_stages(run_t *r, const char *const *uris, size_t n, const char *o
     }
     if (max_categories(r, prepared, &max_bins) != 0)
         goto done;
-    if (sc_df_select_expr(
-            prepared,
-            (const char *const[]){"listing_id", "fold", "label", "features", "tree_features"}, 5,
-            &set, r->err) != SC_OK) {
+    if (sc_df_select_expr(prepared,
+                          (const char *const[]){"monotonically_increasing_id() AS row_id",
+                                                "listing_id", "fold", "label", "features",
+                                                "tree_features"},
+                          6, &set, r->err) != SC_OK) {
         rc = tr_fail_spark(r, "preparing the training set");
         goto done;
     }
@@ -978,9 +979,12 @@ static int run_stages(run_t *r, const char *const *uris, size_t n, const char *o
                 if (atoi(mp->values[v]) < max_bins)
                     snprintf(mp->values[v], sizeof mp->values[v], "%d", max_bins);
         }
+    char oof_uri[EN_MAX_URI];
+    snprintf(oof_uri, sizeof oof_uri, "%s/oof", out_uri);
     en_opts_t eo = {.folds = r->o->folds,
                     .parallelism = r->o->parallelism > 0 ? r->o->parallelism : 2,
                     .min_max_bins = max_bins,
+                    .oof_uri = oof_uri,
                     .progress = on_model_progress,
                     .progress_opaque = r};
     res->parallelism = eo.parallelism;

@@ -285,6 +285,39 @@ static void model_matches_oracle(void **state)
     assert_int_equal(sc_df_count(set, &n, err), SC_OK);
     assert_int_equal(n, (int64_t)summary("train_rows"));
 
+    /* Out-of-fold predictions: for every combination of gbt (two) every
+     * training row was predicted exactly once, by the fit that did not see
+     * its fold (the file of fold f holds only rows of fold f). */
+    assert_int_equal(sc_df_create_view(set, "t_train_set", true, err), SC_OK);
+    for (int c = 1; c <= 2; c++) {
+        char oof[700], q[1200];
+        snprintf(oof, sizeof oof, "%s/run1/oof/gbt/c%d/f*", hdfs_uri, c);
+        const char *op[] = {oof};
+        sc_df_t *o = NULL, *chk = NULL;
+        sc_result_t *r = NULL;
+        assert_int_equal(sc_read(s, &ro, op, 1, &o, err), SC_OK);
+        assert_int_equal(sc_df_create_view(o, "t_oof", true, err), SC_OK);
+        snprintf(q, sizeof q,
+                 "SELECT count(*), count(DISTINCT o.row_id), count(t.row_id), "
+                 "sum(CAST(CAST(regexp_extract(input_file_name(), '/f([0-9]+)/', 1) AS INT) "
+                 "- 1 <> t.fold AS INT)), sum(CAST(o.label <> t.label AS INT)), "
+                 "count(o.p_gbt) FROM t_oof o LEFT JOIN t_train_set t ON o.row_id = t.row_id");
+        assert_int_equal(sc_sql(s, q, NULL, 0, &chk, err), SC_OK);
+        assert_int_equal(sc_df_collect(chk, &r, err), SC_OK);
+        int64_t v[6];
+        for (size_t i = 0; i < 6; i++)
+            assert_int_equal(sc_result_get_int64(r, 0, i, &v[i], err), SC_OK);
+        assert_int_equal(v[0], n); /* one row per training row */
+        assert_int_equal(v[1], n); /* no row twice */
+        assert_int_equal(v[2], n); /* every row is a training row */
+        assert_int_equal(v[3], 0); /* in its own fold's file */
+        assert_int_equal(v[4], 0); /* with its label */
+        assert_int_equal(v[5], n); /* and a prediction */
+        sc_result_destroy(r);
+        sc_df_destroy(chk);
+        sc_df_destroy(o);
+    }
+
     char cmd_out[512];
     snprintf(cmd_out, sizeof cmd_out, "%s/oracle.out", tmp);
     int st = run("'%s' '%s/train_oracle.py' '%s' '%s' '%s' '%s' 3 '%s' '%s' > '%s' 2>&1", python,
