@@ -31,7 +31,9 @@ static void usage(FILE *out)
             "  --max-ms MS            stop after MS in all (120000)\n"
             "  --metrics-topic T      also read serve's live metrics (docs/live-metrics.md)\n"
             "                         and print, per model version, the number of windows\n"
-            "                         and the latest one: pairs, MAE, RMSE, MAPE, R^2\n"
+            "                         and the latest one: pairs, MAE, RMSE, MAPE, R^2;\n"
+            "                         messages without a version, window or count are\n"
+            "                         skipped and counted (metrics_skipped in --env-out)\n"
             "  --env-out FILE         also write the numbers as shell assignments (sent=N\n"
             "                         ... version_<v>_answers=N, metrics_<v>_mae=X, ...; <v>\n"
             "                         with characters other than [A-Za-z0-9_] as '_';\n"
@@ -61,7 +63,10 @@ static const char *utc_time(int64_t ms, char *buf, size_t len)
 
 static void print_metrics(const cp_audit_metrics_t *m, const char *topic)
 {
-    printf("live metrics       %lld window messages on %s\n", (long long)m->messages, topic);
+    printf("live metrics       %lld window messages on %s", (long long)m->messages, topic);
+    if (m->invalid)
+        printf(" (%lld skipped: not a window)", (long long)m->invalid);
+    printf("\n");
     for (size_t i = 0; i < m->nversions; i++) {
         const cp_audit_window_t *w = &m->versions[i];
         char a[16], b[16];
@@ -111,7 +116,8 @@ static int write_env(const char *path, const cp_audit_t *r, const cp_audit_metri
                 (long long)r->version_last_request_ms[i]);
     }
     if (m) {
-        fprintf(f, "metrics_messages=%lld\nmetrics_versions=\"", (long long)m->messages);
+        fprintf(f, "metrics_messages=%lld\nmetrics_skipped=%lld\nmetrics_versions=\"",
+                (long long)m->messages, (long long)m->invalid);
         for (size_t i = 0; i < m->nversions; i++) {
             var_name(m->versions[i].version, name, sizeof name);
             fprintf(f, "%s%s", i ? " " : "", name);

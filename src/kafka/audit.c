@@ -144,7 +144,10 @@ static void count_window(cp_audit_metrics_t *a, const char *value, size_t len)
     version_of(value, len, v, sizeof v);
     double start = number_of(value, len, "window_start_ms");
     double end = number_of(value, len, "window_end_ms");
-    if (strcmp(v, "?") == 0 || isnan(start) || isnan(end)) {
+    double count = number_of(value, len, "count");
+    /* serve always writes count (never null): a message without one is not
+     * a window and must not become a version's latest. */
+    if (strcmp(v, "?") == 0 || isnan(start) || isnan(end) || isnan(count)) {
         a->invalid++;
         return;
     }
@@ -159,8 +162,7 @@ static void count_window(cp_audit_metrics_t *a, const char *value, size_t len)
         a->nversions++;
     }
     cp_audit_window_t *w = &a->versions[i];
-    double count = number_of(value, len, "count");
-    int64_t c = isnan(count) ? 0 : (int64_t)count;
+    int64_t c = (int64_t)count;
     w->windows++;
     if (w->windows > 1 &&
         ((int64_t)end < w->window_end_ms || ((int64_t)end == w->window_end_ms && c <= w->count)))
