@@ -136,7 +136,7 @@ static int write_env(const char *path, const cp_audit_t *r, const cp_audit_metri
                 if (isnan(vals[k]))
                     fprintf(f, "metrics_%s_%s=\n", name, keys[k]);
                 else
-                    fprintf(f, "metrics_%s_%s=%.6g\n", name, keys[k], vals[k]);
+                    fprintf(f, "metrics_%s_%s=%.15g\n", name, keys[k], vals[k]);
             }
         }
     }
