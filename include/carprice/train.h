@@ -18,6 +18,8 @@
  *                      tree_features
  *   oof/               Parquet: each CV fit's held-fold predictions,
  *                      oof/<model>/c<combination>/f<fold> (row_id, label, p_<model>)
+ *   fitted/            each refit (fitted/<model>) and the meta model
+ *                      (fitted/stack), written right after its fit
  *   feature-pipeline/  the fitted feature stages alone, a PipelineModel
  *   model/             the final PipelineModel: input the columns of
  *                      sql/features.sql, output `prediction` = ln(price)

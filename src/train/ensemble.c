@@ -420,13 +420,22 @@ done:
     return rc;
 }
 
+void en_fitted_path(const en_opts_t *o, const char *name, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/%s", o->fitted_uri, name);
+}
+
+/* Refit on all rows, written out at once (see en_opts_t.fitted_uri). */
 static int run_refit(pool_t *pl, task_t *k, sc_error_t *err)
 {
     const en_model_t *m = &pl->models[k->model];
     sc_params_t *p = en_params(m, k->combo, pl->o->min_max_bins, err);
-    char what[96];
+    char what[96], path[EN_MAX_URI + 32];
     snprintf(what, sizeof what, "refitting %s on all training rows", m->name);
-    if (!p || sc_ml_fit(pl->train, m->estimator, p, &pl->e->models[k->model].refit, err) != SC_OK) {
+    en_fitted_path(pl->o, m->name, path, sizeof path);
+    sc_model_t **refit = &pl->e->models[k->model].refit;
+    if (!p || sc_ml_fit(pl->train, m->estimator, p, refit, err) != SC_OK ||
+        sc_model_write(*refit, path, true, err) != SC_OK) {
         sc_params_destroy(p);
         pool_fail(pl, what, err);
         return -1;
@@ -624,6 +633,8 @@ static int stack(pool_t *pl, sc_error_t *err)
         goto oom;
     double nf = 0, *coef = NULL;
     size_t ncoef = 0;
+    char meta_path[EN_MAX_URI + 32];
+    en_fitted_path(pl->o, "stack", meta_path, sizeof meta_path);
     double met[3];
     sc_df_t *pred = NULL;
     if (sc_params_set_string(p, "featuresCol", "stack_features", err) != SC_OK ||
@@ -632,6 +643,7 @@ static int stack(pool_t *pl, sc_error_t *err)
         sc_params_set_double(p, "regParam", 0.0, err) != SC_OK ||
         sc_params_set_string(p, "solver", "normal", err) != SC_OK ||
         sc_ml_fit(assembled, LINEAR, p, &e->meta, err) != SC_OK ||
+        sc_model_write(e->meta, meta_path, true, err) != SC_OK ||
         sc_model_fetch_double(e->meta, "intercept", &e->meta_intercept, err) != SC_OK ||
         sc_model_fetch_doubles(e->meta, "coefficients", &coef, &ncoef, err) != SC_OK) {
         rc = fail_sc(pl, "fitting the stacking model", err);
@@ -686,8 +698,11 @@ int en_fit(sc_session_t *s, const sc_df_t *train, const en_model_t *models, size
         snprintf(err, errlen, "need 1..%d models and 2..%d folds", EN_MAX_MODELS, EN_MAX_FOLDS);
         return -1;
     }
-    if (!o->oof_uri || !*o->oof_uri || strlen(o->oof_uri) >= EN_MAX_URI) {
-        snprintf(err, errlen, "need a directory for the out-of-fold predictions (< %d bytes)",
+    if (!o->oof_uri || !*o->oof_uri || strlen(o->oof_uri) >= EN_MAX_URI || !o->fitted_uri ||
+        !*o->fitted_uri || strlen(o->fitted_uri) >= EN_MAX_URI) {
+        snprintf(err, errlen,
+                 "need directories for the out-of-fold predictions and the fitted models "
+                 "(< %d bytes)",
                  EN_MAX_URI);
         return -1;
     }

@@ -82,6 +82,11 @@ typedef struct {
      * of every CV fit: <oof_uri>/<model>/c<combination>/f<fold>, Parquet
      * (row_id, label, p_<model>). Shorter than EN_MAX_URI. */
     const char *oof_uri;
+    /* Directory where each final model is written right after its fit:
+     * <fitted_uri>/<model> for the refits, <fitted_uri>/stack for the meta
+     * model, so that the caller can read them back whenever the server's ML
+     * cache has dropped them. Shorter than EN_MAX_URI. */
+    const char *fitted_uri;
     en_progress_fn progress;
     void *progress_opaque;
 } en_opts_t;
@@ -124,6 +129,10 @@ int en_fit(sc_session_t *s, const sc_df_t *train, const en_model_t *models, size
  * en_in_task() tells whether the calling thread runs one of en_fit's fits. */
 void en_spark_progress(const sc_progress_t *p);
 bool en_in_task(void);
+
+/* <o->fitted_uri>/<name> into buf: where en_fit wrote the refit of model
+ * `name`, or with name "stack" the meta model. */
+void en_fitted_path(const en_opts_t *o, const char *name, char *buf, size_t len);
 
 /* Frees the models held by e. */
 void en_ensemble_clear(en_ensemble_t *e);

@@ -881,6 +881,53 @@ static int max_categories(run_t *r, const sc_df_t *set, int *out)
     return rc;
 }
 
+/* Reads every fitted stage of the final model back from where it was
+ * written right after its fit (feature-pipeline/, fitted/), replacing the
+ * handles in stages and r->ens; writes the final PipelineModel to
+ * <out_uri>/model and reads it back into *final. */
+static int final_model(run_t *r, const char *out_uri, const en_opts_t *eo,
+                       sc_model_t *stages[FEATURE_STAGES], sc_model_t **final)
+{
+    char path[sizeof r->out_uri + 128];
+    sc_model_t **fitted[FEATURE_STAGES + EN_MAX_MODELS + 1];
+    char names[FEATURE_STAGES + EN_MAX_MODELS + 1][sizeof path];
+    size_t n = 0;
+    for (size_t i = 0; i < FEATURE_STAGES; i++) {
+        if (sc_model_kind(stages[i]) != SC_MODEL_FITTED)
+            continue;
+        snprintf(names[n], sizeof names[n], "%s/feature-pipeline/stages/%zu_%s", out_uri, i,
+                 sc_model_uid(stages[i]));
+        fitted[n++] = &stages[i];
+    }
+    for (size_t i = 0; i < r->nmodels; i++) {
+        en_fitted_path(eo, r->models[i].name, names[n], sizeof names[n]);
+        fitted[n++] = &r->ens.models[i].refit;
+    }
+    en_fitted_path(eo, "stack", names[n], sizeof names[n]);
+    fitted[n++] = &r->ens.meta;
+    for (size_t i = 0; i < n; i++) {
+        sc_model_t *fresh = NULL;
+        if (sc_ml_read(r->s, sc_model_class(*fitted[i]), names[i], &fresh, r->err) != SC_OK)
+            return tr_fail_spark(r, "reading the fitted stages back");
+        sc_model_destroy(*fitted[i]);
+        *fitted[i] = fresh;
+    }
+    const sc_model_t *all[FEATURE_STAGES + EN_MAX_MODELS + 2];
+    size_t k = 0;
+    for (size_t i = 0; i < FEATURE_STAGES; i++)
+        all[k++] = stages[i];
+    for (size_t i = 0; i < r->nmodels; i++)
+        all[k++] = r->ens.models[i].refit;
+    all[k++] = r->ens.stack_assembler;
+    all[k++] = r->ens.meta;
+    snprintf(path, sizeof path, "%s/model", out_uri);
+    if (sc_pipeline_write(r->s, all, k, path, true, r->err) != SC_OK)
+        return tr_fail_spark(r, "writing the model");
+    if (sc_pipeline_read(r->s, path, final, r->err) != SC_OK)
+        return tr_fail_spark(r, "reading the model back");
+    return 0;
+}
+
 /* Everything after the session is up. */
 static int run_stages(run_t *r, const char *const *uris, size_t n, const char *out_uri)
 {
@@ -979,12 +1026,14 @@ static int run_stages(run_t *r, const char *const *uris, size_t n, const char *o
                 if (atoi(mp->values[v]) < max_bins)
                     snprintf(mp->values[v], sizeof mp->values[v], "%d", max_bins);
         }
-    char oof_uri[EN_MAX_URI];
+    char oof_uri[EN_MAX_URI], fitted_uri[EN_MAX_URI];
     snprintf(oof_uri, sizeof oof_uri, "%s/oof", out_uri);
+    snprintf(fitted_uri, sizeof fitted_uri, "%s/fitted", out_uri);
     en_opts_t eo = {.folds = r->o->folds,
                     .parallelism = r->o->parallelism > 0 ? r->o->parallelism : 2,
                     .min_max_bins = max_bins,
                     .oof_uri = oof_uri,
+                    .fitted_uri = fitted_uri,
                     .progress = on_model_progress,
                     .progress_opaque = r};
     res->parallelism = eo.parallelism;
@@ -1027,57 +1076,34 @@ static int run_stages(run_t *r, const char *const *uris, size_t n, const char *o
         fprintf(stderr, "    stack out-of-fold rmse(log) %.4f\n", r->ens.oof_rmse);
     }
 
-    /* The final model: features -> base models -> assembler -> stacker. */
+    /* The final model: features -> base models -> assembler -> stacker,
+     * written to model/ and read back from there for the holdout. Under
+     * memory pressure the server's ML cache drops fitted models (soft
+     * references; a 1M-row run lost its feature stages that way), so every
+     * fitted stage was written right after its fit and is read back here;
+     * an eviction during the write or the scoring is retried from disk. */
     step_begin(r, "validation");
-    /* The feature stages were fitted long before (half an hour at 1M rows):
-     * the server's ML cache may have dropped them (soft references), which
-     * failed the final write with CONNECT_ML.CACHE_INVALID. Take them back
-     * from feature-pipeline/, written right after they were fitted. */
-    for (size_t i = 0; i < FEATURE_STAGES; i++) {
-        if (sc_model_kind(stages[i]) != SC_MODEL_FITTED)
-            continue;
-        sc_model_t *fresh = NULL;
-        snprintf(path, sizeof path, "%s/feature-pipeline/stages/%zu_%s", out_uri, i,
-                 sc_model_uid(stages[i]));
-        if (sc_ml_read(r->s, sc_model_class(stages[i]), path, &fresh, r->err) != SC_OK) {
-            rc = tr_fail_spark(r, "reading the feature stages back");
-            goto done;
-        }
-        sc_model_destroy(stages[i]);
-        stages[i] = fresh;
-    }
-    {
-        sc_model_t *all[FEATURE_STAGES + EN_MAX_MODELS + 2];
-        size_t k = 0;
-        for (size_t i = 0; i < FEATURE_STAGES; i++)
-            all[k++] = stages[i];
-        for (size_t i = 0; i < r->nmodels; i++)
-            all[k++] = r->ens.models[i].refit;
-        all[k++] = r->ens.stack_assembler;
-        all[k++] = r->ens.meta;
+    for (int attempt = 1;; attempt++) {
+        sc_df_destroy(scored);
+        sc_model_destroy(final);
+        scored = NULL;
+        final = NULL;
         snprintf(path, sizeof path, "%s/model", out_uri);
         snprintf(res->model_uri, sizeof res->model_uri, "%s", path);
-        if (sc_pipeline_write(r->s, (const sc_model_t *const *)all, k, path, true, r->err) !=
-            SC_OK) {
-            rc = tr_fail_spark(r, "writing the model");
-            goto done;
+        if (final_model(r, out_uri, &eo, stages, &final) == 0) {
+            if (sc_model_transform(final, holdout, NULL, &scored, r->err) != SC_OK)
+                tr_fail_spark(r, "scoring the holdout");
+            else if (holdout_metrics(r, scored) == 0 && holdout_sample(r, scored) == 0)
+                break;
         }
-        if (sc_ml_pipeline_new(r->s, all, k, &final, r->err) != SC_OK) {
-            rc = tr_fail_spark(r, "the model");
+        const char *cls = sc_error_class(r->err);
+        if (attempt == 3 || !cls || strcmp(cls, "CONNECT_ML.CACHE_INVALID") != 0)
             goto done;
-        }
-        /* The pipeline owns the stages now. */
-        memset(stages, 0, sizeof stages);
-        for (size_t i = 0; i < r->nmodels; i++)
-            r->ens.models[i].refit = NULL;
-        r->ens.stack_assembler = r->ens.meta = NULL;
+        cp_log_warn("train.cache_evicted",
+                    "attempt=%d error=\"%s\": the server dropped a fitted model from its ML cache; "
+                    "reading the stages back from %s",
+                    attempt, r->errbuf, out_uri);
     }
-    if (sc_model_transform(final, holdout, NULL, &scored, r->err) != SC_OK) {
-        rc = tr_fail_spark(r, "scoring the holdout");
-        goto done;
-    }
-    if (holdout_metrics(r, scored) != 0 || holdout_sample(r, scored) != 0)
-        goto done;
     importances(r, final);
     res->secs_validation = step_end(r);
 

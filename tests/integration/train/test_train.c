@@ -299,11 +299,12 @@ static void model_matches_oracle(void **state)
         assert_int_equal(sc_df_create_view(o, "t_oof", true, err), SC_OK);
         snprintf(q, sizeof q,
                  "SELECT count(*), count(DISTINCT o.row_id), count(t.row_id), "
-                 "sum(CAST(CAST(regexp_extract(input_file_name(), '/f([0-9]+)/', 1) AS INT) "
-                 "- 1 <> t.fold AS INT)), sum(CAST(o.label <> t.label AS INT)), "
-                 "count(o.p_gbt) FROM t_oof o LEFT JOIN t_train_set t ON o.row_id = t.row_id");
-        assert_int_equal(sc_sql(s, q, NULL, 0, &chk, err), SC_OK);
-        assert_int_equal(sc_df_collect(chk, &r, err), SC_OK);
+                 "sum(CAST(o.file_fold - 1 <> t.fold AS INT)), "
+                 "sum(CAST(o.label <> t.label AS INT)), count(o.p_gbt) FROM (SELECT *, "
+                 "CAST(regexp_extract(input_file_name(), '/f([0-9]+)/', 1) AS INT) AS file_fold "
+                 "FROM t_oof) o LEFT JOIN t_train_set t ON o.row_id = t.row_id");
+        if (sc_sql(s, q, NULL, 0, &chk, err) != SC_OK || sc_df_collect(chk, &r, err) != SC_OK)
+            fail_msg("checking %s: %s", oof, sc_error_message(err));
         int64_t v[6];
         for (size_t i = 0; i < 6; i++)
             assert_int_equal(sc_result_get_int64(r, 0, i, &v[i], err), SC_OK);
