@@ -72,10 +72,9 @@ static void usage(FILE *out)
             "  --metrics-slide S      live-metrics slide (default \"1 minute\")\n"
             "  --metrics-price-bound B   a price pairs with a prediction only if set within B\n"
             "                         after it; also delays each window's emission by B\n"
-            "                         (default $CARPRICE_METRICS_PRICE_BOUND, \"10 minutes\")\n"
+            "                         (default \"10 minutes\")\n"
             "  --metrics-watermark-delay D   event-time lateness tolerated on predictions and\n"
-            "                         prices (default $CARPRICE_METRICS_WATERMARK_DELAY,\n"
-            "                         \"1 minute\")\n"
+            "                         prices (default \"1 minute\")\n"
             "  --requests-topic T --predictions-topic T --dlq-topic T --prices-topic T\n"
             "  --metrics-topic T      topics (defaults carprice.requests, carprice.predictions,\n"
             "                         carprice.requests.dlq, carprice.prices, carprice.metrics)\n"
@@ -168,6 +167,8 @@ int cmd_serve(int argc, char **argv)
         STR_OPT("--sql-dir", o.sql_dir)
         STR_OPT("--metrics-window", o.metrics_window)
         STR_OPT("--metrics-slide", o.metrics_slide)
+        STR_OPT("--metrics-price-bound", o.metrics_price_bound)
+        STR_OPT("--metrics-watermark-delay", o.metrics_watermark_delay)
 #undef STR_OPT
         if (!strcmp(a, "--starting-offsets") && hv) {
             i++;
@@ -195,17 +196,6 @@ int cmd_serve(int argc, char **argv)
             if (parse_long(a, argv[++i], 1000, 3600000, &v) != 0)
                 return 2;
             o.stop_timeout_ms = v;
-        } else if ((!strcmp(a, "--metrics-price-bound") ||
-                    !strcmp(a, "--metrics-watermark-delay")) &&
-                   hv) {
-            /* The live-metrics options read these (src/serve/metrics.c);
-             * a malformed value stops the service when that query starts. */
-            if (setenv(a[10] == 'p' ? "CARPRICE_METRICS_PRICE_BOUND"
-                                    : "CARPRICE_METRICS_WATERMARK_DELAY",
-                       argv[++i], 1) != 0) {
-                fprintf(stderr, "carprice serve: %s: %s\n", a, strerror(errno));
-                return 2;
-            }
         } else if (!strcmp(a, "--async-progress")) {
             o.async_progress = true;
         } else if (!strcmp(a, "--metrics")) {

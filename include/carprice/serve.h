@@ -31,29 +31,31 @@ typedef struct {
     /* The model: model_path (a PipelineModel URI the Spark server reads) with
      * model_version, or model (NAME@ALIAS or NAME/VERSION) resolved through
      * the MLflow registry: the version's tag model_path. */
-    const char *model;            /* default carprice@champion */
-    const char *model_path;       /* when set, the registry is not asked */
-    const char *model_name;       /* reported name with model_path; default carprice */
-    const char *model_version;    /* reported version with model_path; default unknown */
-    const char *tracking_uri;     /* MLflow; NULL: $MLFLOW_TRACKING_URI */
-    const char *sql_dir;          /* raw_schema.ddl and features.sql; required */
-    const char *checkpoint;       /* checkpoint root as the Spark server sees it; required.
-                                   * The prediction query uses <root>/predictions, live
-                                   * metrics <root>/metrics. */
-    const char *starting_offsets; /* fresh checkpoint only: "earliest" (default), "latest"
-                                   * or Kafka source JSON offsets */
-    const char *query_name;       /* default carprice_serve */
-    long trigger_ms;              /* processing-time trigger; default 500 */
-    long max_offsets_per_trigger; /* 0: no cap */
-    long min_partitions;          /* Spark tasks per batch at least (Kafka minPartitions);
-                                   * 0: one per topic partition */
-    long stop_timeout_ms;         /* bound on a graceful stop; default 30000 */
-    long poll_ms;                 /* supervision interval; default 1000 */
-    int http_port;                /* 127.0.0.1:port; 0 picks a free one; -1 no server */
-    bool metrics;                 /* start the live-metrics query; default true */
-    bool async_progress;          /* Spark's asyncProgressTrackingEnabled; default false */
-    const char *metrics_window;   /* default 5 minutes */
-    const char *metrics_slide;    /* default 1 minute */
+    const char *model;                   /* default carprice@champion */
+    const char *model_path;              /* when set, the registry is not asked */
+    const char *model_name;              /* reported name with model_path; default carprice */
+    const char *model_version;           /* reported version with model_path; default unknown */
+    const char *tracking_uri;            /* MLflow; NULL: $MLFLOW_TRACKING_URI */
+    const char *sql_dir;                 /* raw_schema.ddl and features.sql; required */
+    const char *checkpoint;              /* checkpoint root as the Spark server sees it; required.
+                                          * The prediction query uses <root>/predictions, live
+                                          * metrics <root>/metrics. */
+    const char *starting_offsets;        /* fresh checkpoint only: "earliest" (default), "latest"
+                                          * or Kafka source JSON offsets */
+    const char *query_name;              /* default carprice_serve */
+    long trigger_ms;                     /* processing-time trigger; default 500 */
+    long max_offsets_per_trigger;        /* 0: no cap */
+    long min_partitions;                 /* Spark tasks per batch at least (Kafka minPartitions);
+                                          * 0: one per topic partition */
+    long stop_timeout_ms;                /* bound on a graceful stop; default 30000 */
+    long poll_ms;                        /* supervision interval; default 1000 */
+    int http_port;                       /* 127.0.0.1:port; 0 picks a free one; -1 no server */
+    bool metrics;                        /* start the live-metrics query; default true */
+    bool async_progress;                 /* Spark's asyncProgressTrackingEnabled; default false */
+    const char *metrics_window;          /* default 5 minutes */
+    const char *metrics_slide;           /* default 1 minute */
+    const char *metrics_price_bound;     /* NULL: the live-metrics default (10 minutes) */
+    const char *metrics_watermark_delay; /* NULL: the live-metrics default (1 minute) */
 } cp_serve_opts_t;
 
 /* Fills o with the defaults above. */

@@ -58,16 +58,6 @@ void cp_live_metrics_opts_init(cp_live_metrics_opts_t *o)
     o->slide = "1 minute";
     o->price_bound = "10 minutes";
     o->watermark_delay = "1 minute";
-    /* Process-wide overrides (`carprice serve --metrics-price-bound` and
-     * `--metrics-watermark-delay` set them): cp_serve_opts_t does not carry
-     * these two, and a short demo needs windows that close within minutes.
-     * A bad value is reported by validate() when the query starts. */
-    const char *pb = getenv("CARPRICE_METRICS_PRICE_BOUND");
-    const char *wd = getenv("CARPRICE_METRICS_WATERMARK_DELAY");
-    if (pb && *pb)
-        o->price_bound = pb;
-    if (wd && *wd)
-        o->watermark_delay = wd;
     o->trigger_interval = "10 seconds";
     o->query_name = "carprice_live_metrics";
     o->starting_offsets = "latest";

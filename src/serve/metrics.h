@@ -40,10 +40,7 @@ typedef struct {
     size_t nkafka_options;
 } cp_live_metrics_opts_t;
 
-/* Fills o with the defaults above (bootstrap and checkpoint NULL), except
- * that $CARPRICE_METRICS_PRICE_BOUND and $CARPRICE_METRICS_WATERMARK_DELAY,
- * when set and not empty, replace the price bound and the watermark delay
- * (borrowed from the environment: do not change it while o is in use). */
+/* Fills o with the defaults above (bootstrap and checkpoint NULL). */
 void cp_live_metrics_opts_init(cp_live_metrics_opts_t *o);
 
 /* Builds the streaming DataFrame of (key, value) rows the query writes to the

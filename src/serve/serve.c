@@ -394,12 +394,26 @@ int cp_serve_new(const cp_serve_opts_t *opts, cp_serve_t **out, char *errbuf, si
     sv->st.started_at = cp_now_s();
     sv->o = *opts;
     cp_serve_opts_t *o = &sv->o;
-    const char **fields[] = {
-        &o->remote,         &o->bootstrap,    &o->requests_topic,   &o->predictions_topic,
-        &o->dlq_topic,      &o->prices_topic, &o->metrics_topic,    &o->model,
-        &o->model_path,     &o->model_name,   &o->model_version,    &o->tracking_uri,
-        &o->sql_dir,        &o->checkpoint,   &o->starting_offsets, &o->query_name,
-        &o->metrics_window, &o->metrics_slide};
+    const char **fields[] = {&o->remote,
+                             &o->bootstrap,
+                             &o->requests_topic,
+                             &o->predictions_topic,
+                             &o->dlq_topic,
+                             &o->prices_topic,
+                             &o->metrics_topic,
+                             &o->model,
+                             &o->model_path,
+                             &o->model_name,
+                             &o->model_version,
+                             &o->tracking_uri,
+                             &o->sql_dir,
+                             &o->checkpoint,
+                             &o->starting_offsets,
+                             &o->query_name,
+                             &o->metrics_window,
+                             &o->metrics_slide,
+                             &o->metrics_price_bound,
+                             &o->metrics_watermark_delay};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
         if (own(sv, fields[i]) != 0) {
             errf(errbuf, errlen, "out of memory");
@@ -573,6 +587,10 @@ static int start_metrics(cp_serve_t *sv)
     mo.checkpoint = sv->metrics_ckpt;
     mo.window = sv->o.metrics_window;
     mo.slide = sv->o.metrics_slide;
+    if (sv->o.metrics_price_bound)
+        mo.price_bound = sv->o.metrics_price_bound;
+    if (sv->o.metrics_watermark_delay)
+        mo.watermark_delay = sv->o.metrics_watermark_delay;
     char qn[128];
     snprintf(qn, sizeof qn, "%.52s_metrics", sv->o.query_name);
     mo.query_name = qn;
