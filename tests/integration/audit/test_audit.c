@@ -40,6 +40,18 @@ static int run(const char *args, char *out, size_t len)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* Fails the test unless out contains the printf-formatted text. */
+static void expect_in(const char *out, const char *fmt, ...)
+{
+    char want[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(want, sizeof want, fmt, ap);
+    va_end(ap);
+    if (!strstr(out, want))
+        fail_msg("no '%s' in:\n%s", want, out);
+}
+
 static void counts_lost_and_duplicates(void **state)
 {
     (void)state;
@@ -217,22 +229,16 @@ static void metrics_latest_window_per_version(void **state)
     int st = run(args, out, sizeof out);
     if (st != 0)
         fail_msg("audit %s exited %d: %s", args, st, out);
-    char want[512], a[16], b[16];
-    snprintf(want, sizeof want, "live metrics       6 window messages on %s\n", mtopic);
-    if (!strstr(out, want))
-        fail_msg("no '%s' in:\n%s", want, out);
-    snprintf(want, sizeof want,
-             "  model version 3        5 windows; latest %s-%s UTC: 7 pairs, MAE 1234.5, "
-             "RMSE 1800.5, MAPE 12.5%%, R2 0.875\n",
-             hms(e - 300000, a, sizeof a), hms(e, b, sizeof b));
-    if (!strstr(out, want))
-        fail_msg("no '%s' in:\n%s", want, out);
-    snprintf(want, sizeof want,
-             "  model version 4        1 windows; latest %s-%s UTC: 1 pairs, MAE 12500000.0, "
-             "RMSE 12500000.0, MAPE 0.0%%, R2 nan\n",
-             hms(e - 240000, a, sizeof a), hms(e + 60000, b, sizeof b));
-    if (!strstr(out, want))
-        fail_msg("no '%s' in:\n%s", want, out);
+    char a[16], b[16];
+    expect_in(out, "live metrics       6 window messages on %s\n", mtopic);
+    expect_in(out,
+              "  model version 3        5 windows; latest %s-%s UTC: 7 pairs, MAE 1234.5, "
+              "RMSE 1800.5, MAPE 12.5%%, R2 0.875\n",
+              hms(e - 300000, a, sizeof a), hms(e, b, sizeof b));
+    expect_in(out,
+              "  model version 4        1 windows; latest %s-%s UTC: 1 pairs, MAE 12500000.0, "
+              "RMSE 12500000.0, MAPE 0.0%%, R2 nan\n",
+              hms(e - 240000, a, sizeof a), hms(e + 60000, b, sizeof b));
     assert_null(strstr(out, "skipped"));
 
     /* --env-out: the same numbers as shell assignments. */
@@ -325,17 +331,13 @@ static void metrics_malformed_skipped(void **state)
     int st = run(args, out, sizeof out);
     if (st != 0)
         fail_msg("audit %s exited %d: %s", args, st, out);
-    char want[512], a[16], b[16];
-    snprintf(want, sizeof want,
-             "live metrics       7 window messages on %s (6 skipped: not a window)\n", btopic);
-    if (!strstr(out, want))
-        fail_msg("no '%s' in:\n%s", want, out);
-    snprintf(want, sizeof want,
-             "  model version 5        1 windows; latest %s-%s UTC: 3 pairs, MAE 10.5, "
-             "RMSE 20.5, MAPE 25.0%%, R2 0.500\n",
-             hms(e - 300000, a, sizeof a), hms(e, b, sizeof b));
-    if (!strstr(out, want))
-        fail_msg("no '%s' in:\n%s", want, out);
+    char a[16], b[16];
+    expect_in(out, "live metrics       7 window messages on %s (6 skipped: not a window)\n",
+              btopic);
+    expect_in(out,
+              "  model version 5        1 windows; latest %s-%s UTC: 3 pairs, MAE 10.5, "
+              "RMSE 20.5, MAPE 25.0%%, R2 0.500\n",
+              hms(e - 300000, a, sizeof a), hms(e, b, sizeof b));
     read_file(env, text, sizeof text);
     assert_env(text, "metrics_messages", "7");
     assert_env(text, "metrics_skipped", "6");
@@ -352,9 +354,7 @@ static void metrics_malformed_skipped(void **state)
              "--metrics-topic '%s'",
              ids, ptopic, tk_bootstrap(), none);
     assert_int_equal(run(args, out, sizeof out), 0);
-    snprintf(want, sizeof want, "live metrics       0 window messages on %s\n", none);
-    if (!strstr(out, want))
-        fail_msg("no '%s' in:\n%s", want, out);
+    expect_in(out, "live metrics       0 window messages on %s\n", none);
 }
 
 /* --env-out into a directory that does not exist: a message naming the
@@ -372,12 +372,9 @@ static void env_out_unwritable(void **state)
              "--env-out '%s/no/such/dir/audit.env'",
              ids, ptopic, tk_bootstrap(), dir);
     assert_int_equal(run(args, out, sizeof out), 1);
-    char want[256];
-    snprintf(want, sizeof want,
-             "carprice audit: cannot write %s/no/such/dir/audit.env: No such file or directory",
-             dir);
-    if (!strstr(out, want))
-        fail_msg("no '%s' in:\n%s", want, out);
+    expect_in(out,
+              "carprice audit: cannot write %s/no/such/dir/audit.env: No such file or directory",
+              dir);
     assert_non_null(strstr(out, "lost               0\n"));
     /* A directory as the file. */
     snprintf(args, sizeof args,
@@ -385,9 +382,7 @@ static void env_out_unwritable(void **state)
              "--env-out '%s'",
              ids, ptopic, tk_bootstrap(), dir);
     assert_int_equal(run(args, out, sizeof out), 1);
-    snprintf(want, sizeof want, "carprice audit: cannot write %s: Is a directory", dir);
-    if (!strstr(out, want))
-        fail_msg("no '%s' in:\n%s", want, out);
+    expect_in(out, "carprice audit: cannot write %s: Is a directory", dir);
 }
 
 static void bad_usage(void **state)
