@@ -816,6 +816,16 @@ static void answers_every_request_and_dead_letters(void **state)
 
     long kb = rss_kb(t.pid);
     fprintf(stderr, "MEASURE serve RSS %ld kB\n", kb);
+    /* Resolved through the registry, serve handed over to the lean image
+     * (same PID, no REST client): that is what keeps its RSS small. */
+    char exe_link[64], exe[4096];
+    snprintf(exe_link, sizeof exe_link, "/proc/%ld/exe", (long)t.pid);
+    ssize_t n = readlink(exe_link, exe, sizeof exe - 1);
+    assert_true(n > 0);
+    exe[n] = '\0';
+    const char *base = strrchr(exe, '/');
+    if (!base || strcmp(base, "/carprice-serve") != 0)
+        fail_msg("serve did not hand over to carprice-serve: pid %ld runs %s", (long)t.pid, exe);
     serve_term(&t, 25);
     idset_free(&want);
 }
