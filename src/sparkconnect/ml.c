@@ -189,14 +189,21 @@ static sc_code_t params_put_array(sc_params_t *p, const char *name, Spark__Conne
         for (size_t i = 0; i < n; i++)
             ptrs[i] = &elems[i];
     }
+    /* Since Spark 4.1 the type of a nested literal is given once, at its root
+     * (Literal.data_type); the per-array element_type is deprecated. */
+    Spark__Connect__DataType__Array at = SPARK__CONNECT__DATA_TYPE__ARRAY__INIT;
+    at.element_type = et;
+    Spark__Connect__DataType type = SPARK__CONNECT__DATA_TYPE__INIT;
+    type.kind_case = SPARK__CONNECT__DATA_TYPE__KIND_ARRAY;
+    type.array = &at;
     Spark__Connect__Expression__Literal__Array arr =
         SPARK__CONNECT__EXPRESSION__LITERAL__ARRAY__INIT;
-    arr.element_type = et;
     arr.n_elements = n;
     arr.elements = ptrs;
     Spark__Connect__Expression__Literal lit = SPARK__CONNECT__EXPRESSION__LITERAL__INIT;
     lit.literal_type_case = SPARK__CONNECT__EXPRESSION__LITERAL__LITERAL_TYPE_ARRAY;
     lit.array = &arr;
+    lit.data_type = &type;
     sc_code_t rc = params_put(p, name, &lit.base, err);
     free(ptrs);
     return rc;
@@ -925,6 +932,16 @@ static bool is_null_literal(const Spark__Connect__Expression__Literal *l)
 }
 
 /* A VectorUDT struct literal (type byte, size, indices, values) as dense. */
+/* The struct's type as servers before 4.1 send it (Spark 4.1+ puts it in the
+ * root literal's data_type instead). */
+static const Spark__Connect__DataType *struct_type(const Spark__Connect__Expression__Literal__Struct *st)
+{
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    return st->struct_type;
+#pragma GCC diagnostic pop
+}
+
 static sc_code_t vector_values(const Spark__Connect__Expression__Literal__Struct *st, double **vals,
                                size_t *n, sc_error_t *err)
 {
@@ -1081,7 +1098,7 @@ sc_code_t sc_model_fetch_doubles(const sc_model_t *m, const char *attr, double *
         return rc;
     const Spark__Connect__Expression__Literal *l = r->param;
     if (l->literal_type_case == SPARK__CONNECT__EXPRESSION__LITERAL__LITERAL_TYPE_STRUCT) {
-        const Spark__Connect__DataType *t = l->struct_->struct_type;
+        const Spark__Connect__DataType *t = l->data_type ? l->data_type : struct_type(l->struct_);
         bool vector =
             t && t->kind_case == SPARK__CONNECT__DATA_TYPE__KIND_UDT && t->udt &&
             t->udt->_jvm_class_case == SPARK__CONNECT__DATA_TYPE__UDT___JVM_CLASS_JVM_CLASS &&
