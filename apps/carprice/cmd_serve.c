@@ -35,7 +35,8 @@ static void usage(FILE *out)
             "usage: carprice serve [--model NAME@ALIAS | --model NAME/VERSION |\n"
             "                       --model-path URI [--model-name N] [--model-version V]]\n"
             "                      [--checkpoint-dir DIR] [--starting-offsets S]\n"
-            "                      [--trigger-ms MS] [--http-port PORT] [--no-metrics] ...\n"
+            "                      [--trigger real-time|processing-time] [--http-port PORT]\n"
+            "                      [--no-metrics] ...\n"
             "       carprice serve --show-offsets DIR\n"
             "\n"
             "Runs Structured Streaming queries in one Spark Connect session: requests from Kafka\n"
@@ -57,12 +58,18 @@ static void usage(FILE *out)
             "                         offsets JSON, or checkpoint:DIR (where the instance with\n"
             "                         checkpoint root DIR last committed)\n"
             "  --show-offsets DIR     print the committed offsets of checkpoint root DIR, exit\n"
+            "  --trigger MODE         real-time (default): Spark's real-time trigger, each\n"
+            "                         request answered as it arrives; processing-time:\n"
+            "                         micro-batches (also used when the server refuses\n"
+            "                         real-time mode)\n"
+            "  --real-time-ms MS      real-time batch = checkpoint interval (default 15000);\n"
+            "                         a crash or hand-over re-answers up to MS of requests\n"
             "  --trigger-ms MS        processing-time trigger interval (default 500)\n"
             "  --max-offsets-per-trigger N   cap on requests per micro-batch (default none)\n"
             "  --min-partitions N     split each batch into at least N Spark tasks (default:\n"
             "                         one per Kafka partition)\n"
-            "  --async-progress       commit offsets asynchronously (lower latency; a restart\n"
-            "                         may re-answer more requests)\n"
+            "  --async-progress       processing-time only: commit offsets asynchronously\n"
+            "                         (lower latency; a restart may re-answer more requests)\n"
             "  --http-port PORT       127.0.0.1 port of /healthz /readyz /metrics (default\n"
             "                         8080; 0 picks a free one and logs it; -1 disables)\n"
             "  --stop-timeout MS      bound on a graceful stop (default 30000)\n"
@@ -180,6 +187,22 @@ int cmd_serve(int argc, char **argv)
             if (parse_long(a, argv[++i], 1, 3600000, &v) != 0)
                 return 2;
             o.trigger_ms = v;
+        } else if (!strcmp(a, "--trigger") && hv) {
+            i++;
+            if (!strcmp(val, "real-time")) {
+                o.processing_time = false;
+            } else if (!strcmp(val, "processing-time")) {
+                o.processing_time = true;
+            } else {
+                fprintf(stderr,
+                        "carprice serve: --trigger '%s': expected real-time or processing-time\n",
+                        val);
+                return 2;
+            }
+        } else if (!strcmp(a, "--real-time-ms") && hv) {
+            if (parse_long(a, argv[++i], 100, 3600000, &v) != 0)
+                return 2;
+            o.real_time_ms = v;
         } else if (!strcmp(a, "--max-offsets-per-trigger") && hv) {
             if (parse_long(a, argv[++i], 0, LONG_MAX, &v) != 0)
                 return 2;

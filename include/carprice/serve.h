@@ -43,7 +43,13 @@ typedef struct {
     const char *starting_offsets;        /* fresh checkpoint only: "earliest" (default), "latest"
                                           * or Kafka source JSON offsets */
     const char *query_name;              /* default carprice_serve */
+    bool processing_time;                /* micro-batches every trigger_ms instead of Spark's
+                                          * real-time trigger; default false (real-time, with
+                                          * processing-time when the server refuses it) */
     long trigger_ms;                     /* processing-time trigger; default 500 */
+    long real_time_ms;                   /* real-time batch = checkpoint interval; default
+                                          * 15000. Requests do not wait for it; a crash or a
+                                          * hand-over re-answers up to this much traffic */
     long max_offsets_per_trigger;        /* 0: no cap */
     long min_partitions;                 /* Spark tasks per batch at least (Kafka minPartitions);
                                           * 0: one per topic partition */

@@ -20,6 +20,9 @@ typedef enum {
     SC_TRIGGER_PROCESSING_TIME = 1, /* a micro-batch every interval */
     SC_TRIGGER_AVAILABLE_NOW = 2,   /* process what is there, in batches, then stop */
     SC_TRIGGER_ONCE = 3,            /* one batch, then stop */
+    SC_TRIGGER_REAL_TIME = 4,       /* Spark 4.1+: long-running batches of `interval`,
+                                     * records processed as they arrive; stateless
+                                     * queries, "update" output mode */
 } sc_trigger_kind_t;
 
 typedef struct {
@@ -29,7 +32,8 @@ typedef struct {
     const char *checkpoint;  /* checkpointLocation; required by most sinks */
     const char *path;        /* file sinks' path, or NULL */
     sc_trigger_kind_t trigger;
-    const char *interval; /* for PROCESSING_TIME, e.g. "500 milliseconds" */
+    const char *interval; /* PROCESSING_TIME: e.g. "500 milliseconds"; REAL_TIME: the batch
+                           * (checkpoint) duration, e.g. "5 seconds" */
     const char *const *option_keys;
     const char *const *option_values;
     size_t noptions;

@@ -83,6 +83,14 @@ static int step(serve_plan_t *p, sc_df_t **df, const char *const *exprs, size_t 
     return 0;
 }
 
+bool serve_real_time_refused(const char *cls)
+{
+    if (!cls)
+        return false;
+    return strncmp(cls, "STREAMING_REAL_TIME_MODE", 24) == 0 ||
+           strncmp(cls, "INVALID_STREAMING_REAL_TIME_MODE", 32) == 0;
+}
+
 int serve_plan_fail(serve_plan_t *p, const char *what)
 {
     const char *msg = sc_error_message(p->err);

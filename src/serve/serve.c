@@ -47,6 +47,7 @@ typedef struct {
     bool model_loaded;
     bool query_active;
     bool first_batch; /* the current run reported progress (a batch, or idle) */
+    bool real_time;   /* the current run uses the real-time trigger */
     bool metrics_enabled, metrics_active;
     int64_t rows_total;    /* input rows of completed batches, this process */
     int64_t batches_total; /* batches that read rows */
@@ -80,6 +81,8 @@ struct cp_serve_s {
     double metrics_next_attempt;
     long metrics_backoff_ms;
     char lasterr[512];
+    char sparkmsg[400]; /* spark_msg's; never lasterr, which quotes it */
+    bool rt_refused;    /* the server refused the real-time trigger: processing-time */
     pthread_mutex_t st_mu;
     state_t st;
 };
@@ -98,6 +101,7 @@ void cp_serve_opts_init(cp_serve_opts_t *o)
     o->starting_offsets = "earliest";
     o->query_name = "carprice_serve";
     o->trigger_ms = 500;
+    o->real_time_ms = 15000;
     o->stop_timeout_ms = 30000;
     o->poll_ms = 1000;
     o->http_port = 8080;
@@ -124,9 +128,9 @@ static const char *spark_msg(cp_serve_t *sv)
 {
     const char *msg = sc_error_message(sv->err);
     const char *cls = sc_error_class(sv->err);
-    snprintf(sv->lasterr, sizeof sv->lasterr, "%.*s%s%s%s", (int)strcspn(msg, "\n"), msg,
+    snprintf(sv->sparkmsg, sizeof sv->sparkmsg, "%.*s%s%s%s", (int)strcspn(msg, "\n"), msg,
              *cls ? " [" : "", cls, *cls ? "]" : "");
-    return sv->lasterr;
+    return sv->sparkmsg;
 }
 
 static int own(cp_serve_t *sv, const char **field)
@@ -357,6 +361,13 @@ static int check_opts(const cp_serve_opts_t *o, char *errbuf, size_t errlen)
         return errf(errbuf, errlen, "no SQL directory (--sql-dir)");
     if (o->trigger_ms < 1 || o->trigger_ms > 3600000)
         return errf(errbuf, errlen, "--trigger-ms %ld: expected 1 .. 3600000", o->trigger_ms);
+    if (o->real_time_ms < 100 || o->real_time_ms > 3600000)
+        return errf(errbuf, errlen, "--real-time-ms %ld: expected 100 .. 3600000",
+                    o->real_time_ms);
+    if (!o->processing_time && o->async_progress)
+        return errf(errbuf, errlen,
+                    "--async-progress needs --trigger processing-time (the real-time trigger "
+                    "already commits progress asynchronously)");
     if (o->stop_timeout_ms < 1000)
         return errf(errbuf, errlen, "--stop-timeout %ld ms: at least 1000", o->stop_timeout_ms);
     if (o->poll_ms < 50)
@@ -543,8 +554,23 @@ static int start_predictions(cp_serve_t *sv)
         snprintf(sv->lasterr, sizeof sv->lasterr, "%s", p.errbuf);
         return -1;
     }
+    bool rt = !sv->o.processing_time && !sv->rt_refused;
+    /* Spark refuses real-time batches shorter than this session conf (5 s by
+     * default); the operator's --real-time-ms is the floor that counts. */
+    if (rt && sv->o.real_time_ms < 5000) {
+        char ms[32];
+        snprintf(ms, sizeof ms, "%ld", sv->o.real_time_ms);
+        if (sc_session_conf_set(sv->s, "spark.sql.streaming.realTimeMode.minBatchDuration", ms,
+                                sv->err) != SC_OK) {
+            snprintf(sv->lasterr, sizeof sv->lasterr, "setting the real-time batch floor: %s",
+                     spark_msg(sv));
+            sc_df_destroy(df);
+            return -1;
+        }
+    }
     char interval[64];
-    snprintf(interval, sizeof interval, "%ld milliseconds", sv->o.trigger_ms);
+    snprintf(interval, sizeof interval, "%ld milliseconds",
+             rt ? sv->o.real_time_ms : sv->o.trigger_ms);
     /* Async progress tracking writes the offset log and commits off the
      * batch's critical path (Kafka sink only); recovery may then re-run a
      * few more batches: duplicates, never losses. */
@@ -553,24 +579,41 @@ static int start_predictions(cp_serve_t *sv)
     sc_stream_opts_t so = {.format = "kafka",
                            .query_name = sv->o.query_name,
                            .checkpoint = sv->pred_ckpt,
-                           .trigger = SC_TRIGGER_PROCESSING_TIME,
+                           .trigger = rt ? SC_TRIGGER_REAL_TIME : SC_TRIGGER_PROCESSING_TIME,
+                           /* The real-time trigger takes "update" only; for a
+                            * query without aggregations it means the same. */
+                           .output_mode = rt ? "update" : "append",
                            .interval = interval,
                            .option_keys = wk,
                            .option_values = wv,
                            .noptions = sv->o.async_progress ? 2 : 1};
     sc_code_t rc = sc_stream_start(df, &so, &sv->q, sv->err);
+    if (rc != SC_OK && rt && serve_real_time_refused(sc_error_class(sv->err))) {
+        /* This server or this query cannot run in real-time mode (an older
+         * Spark, a plan outside its allow-list): micro-batches instead. */
+        cp_log_warn("serve.real_time_refused", "detail=\"%s\" fallback_trigger_ms=%ld",
+                    spark_msg(sv), sv->o.trigger_ms);
+        sv->rt_refused = true;
+        rt = false;
+        snprintf(interval, sizeof interval, "%ld milliseconds", sv->o.trigger_ms);
+        so.trigger = SC_TRIGGER_PROCESSING_TIME;
+        so.output_mode = "append";
+        rc = sc_stream_start(df, &so, &sv->q, sv->err);
+    }
     sc_df_destroy(df);
     if (rc != SC_OK) {
         snprintf(sv->lasterr, sizeof sv->lasterr, "starting the prediction query: %s",
                  spark_msg(sv));
         return -1;
     }
-    cp_log_info("serve.query_started", "query=%s id=%s run_id=%s checkpoint=%s trigger_ms=%ld",
+    cp_log_info("serve.query_started",
+                "query=%s id=%s run_id=%s checkpoint=%s trigger=%s trigger_ms=%ld",
                 sv->o.query_name, sc_query_id(sv->q), sc_query_run_id(sv->q), sv->pred_ckpt,
-                sv->o.trigger_ms);
+                rt ? "real-time" : "processing-time", rt ? sv->o.real_time_ms : sv->o.trigger_ms);
     pthread_mutex_lock(&sv->st_mu);
     sv->st.query_active = true;
     sv->st.first_batch = false;
+    sv->st.real_time = rt;
     pthread_mutex_unlock(&sv->st_mu);
     return 0;
 }
@@ -824,7 +867,16 @@ static int http_handler(const char *path, cp_buf_t *body, const char **ctype, vo
         *ctype = "text/plain; version=0.0.4; charset=utf-8";
         serve_watch_snapshot_t w;
         serve_watch_get(sv->watch, &w);
-        double latency = s.first_batch ? s.trigger_ms + (double)sv->o.trigger_ms / 2.0 : 0.0;
+        /* Real-time batches are checkpoint intervals that requests do not
+         * wait for: no latency follows from their duration. */
+        double latency = !s.first_batch ? 0.0
+                         : s.real_time  ? NAN
+                                        : s.trigger_ms + (double)sv->o.trigger_ms / 2.0;
+        char lat[32];
+        if (isnan(latency))
+            snprintf(lat, sizeof lat, "NaN"); /* Prometheus' spelling */
+        else
+            snprintf(lat, sizeof lat, "%.0f", latency);
         cp_buf_printf(
             body,
             "# HELP carprice_serve_up 1 while Spark answers.\n"
@@ -849,9 +901,10 @@ static int http_handler(const char *path, cp_buf_t *body, const char **ctype, vo
             "# HELP carprice_serve_batch_duration_ms Last batch's triggerExecution time.\n"
             "# TYPE carprice_serve_batch_duration_ms gauge\n"
             "carprice_serve_batch_duration_ms %.0f\n"
-            "# HELP carprice_serve_latency_estimate_ms Batch duration + half a trigger interval.\n"
+            "# HELP carprice_serve_latency_estimate_ms Batch duration + half a trigger interval "
+            "(NaN with the real-time trigger).\n"
             "# TYPE carprice_serve_latency_estimate_ms gauge\n"
-            "carprice_serve_latency_estimate_ms %.0f\n"
+            "carprice_serve_latency_estimate_ms %s\n"
             "# HELP carprice_serve_query_restarts_total Prediction query (re)starts.\n"
             "# TYPE carprice_serve_query_restarts_total counter\n"
             "carprice_serve_query_restarts_total %lld\n"
@@ -863,12 +916,17 @@ static int http_handler(const char *path, cp_buf_t *body, const char **ctype, vo
             "# TYPE carprice_serve_live_metrics_active gauge\n"
             "carprice_serve_live_metrics_active %d\n"
             "# HELP carprice_serve_uptime_seconds Seconds since start.\n"
-            "# TYPE carprice_serve_uptime_seconds gauge\ncarprice_serve_uptime_seconds %.0f\n",
+            "# TYPE carprice_serve_uptime_seconds gauge\ncarprice_serve_uptime_seconds %.0f\n"
+            "# HELP carprice_serve_trigger_info The prediction query's trigger and its interval "
+            "(real-time: the checkpoint interval).\n"
+            "# TYPE carprice_serve_trigger_info gauge\n"
+            "carprice_serve_trigger_info{mode=\"%s\",interval_ms=\"%ld\"} 1\n",
             spark_fresh, spark_fresh && s.model_loaded && s.query_active && s.first_batch,
             sv->model_name, sv->model_version, (long long)s.rows_total, (long long)s.batches_total,
-            (long long)s.last_batch_id, s.input_rate, s.processed_rate, s.trigger_ms, latency,
+            (long long)s.last_batch_id, s.input_rate, s.processed_rate, s.trigger_ms, lat,
             (long long)s.restarts, (long long)s.session_resets, s.metrics_active,
-            now - s.started_at);
+            now - s.started_at, s.real_time ? "real-time" : "processing-time",
+            s.real_time ? sv->o.real_time_ms : sv->o.trigger_ms);
         if (w.dlq_known)
             cp_buf_printf(
                 body,
@@ -991,8 +1049,11 @@ int cp_serve_run(cp_serve_t *sv, char *errbuf, size_t errlen)
     int rc = 0;
     /* Spark's stop interrupts a running micro-batch, whose output is then
      * written again after a restart (duplicates). Wait (half the bound at
-     * most) for the prediction query to be between triggers, then stop. */
-    while (sv->q && cp_now_s() - t0 < (double)sv->o.stop_timeout_ms / 2000.0) {
+     * most) for the prediction query to be between triggers, then stop. A
+     * real-time batch is always running: stop at once (the restart re-answers
+     * what the current batch answered, duplicates again). */
+    while (sv->q && !sv->st.real_time &&
+           cp_now_s() - t0 < (double)sv->o.stop_timeout_ms / 2000.0) {
         sc_query_status_t qst;
         if (sc_query_status(sv->q, &qst, sv->err) != SC_OK || !qst.active || !qst.trigger_active)
             break;

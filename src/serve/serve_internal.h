@@ -34,6 +34,11 @@ typedef struct {
  * with one line in p->errbuf. */
 int serve_plan_build(serve_plan_t *p, const serve_plan_in_t *in, sc_df_t **out);
 
+/* Whether a Spark error class says the real-time trigger cannot run this
+ * query on this server (STREAMING_REAL_TIME_MODE.*, an interval below the
+ * server's floor, an unknown trigger), so micro-batches should be used. */
+bool serve_real_time_refused(const char *error_class);
+
 /* Formats the Spark error in p->err into p->errbuf after `what`; returns -1. */
 int serve_plan_fail(serve_plan_t *p, const char *what);
 

@@ -63,6 +63,8 @@ sc_code_t sc_stream_start(const sc_df_t *df, const sc_stream_opts_t *opts, sc_qu
         return sc_error_set(err, SC_ERR_INVALID_ARG, "a streaming sink needs a format");
     if (opts->trigger == SC_TRIGGER_PROCESSING_TIME && !opts->interval)
         return sc_error_set(err, SC_ERR_INVALID_ARG, "a processing-time trigger needs an interval");
+    if (opts->trigger == SC_TRIGGER_REAL_TIME && !opts->interval)
+        return sc_error_set(err, SC_ERR_INVALID_ARG, "a real-time trigger needs a batch duration");
     size_t nopt = opts->noptions + (opts->checkpoint ? 1 : 0);
     Spark__Connect__WriteStreamOperationStart__OptionsEntry *ents = NULL, **eptrs = NULL;
     if (nopt) {
@@ -112,6 +114,10 @@ sc_code_t sc_stream_start(const sc_df_t *df, const sc_stream_opts_t *opts, sc_qu
     case SC_TRIGGER_ONCE:
         w.trigger_case = SPARK__CONNECT__WRITE_STREAM_OPERATION_START__TRIGGER_ONCE;
         w.once = true;
+        break;
+    case SC_TRIGGER_REAL_TIME:
+        w.trigger_case = SPARK__CONNECT__WRITE_STREAM_OPERATION_START__TRIGGER_REAL_TIME_BATCH_DURATION;
+        w.real_time_batch_duration = (char *)opts->interval;
         break;
     case SC_TRIGGER_DEFAULT:
         break;
