@@ -96,6 +96,7 @@ def baseline(a):
             now_ms.alias("predicted_at_ms"))).alias("value"))
     q = (out.writeStream.format("kafka")
          .option("kafka.bootstrap.servers", a.bootstrap)
+         .options(**({"kafka.linger.ms": str(a.linger_ms)} if a.linger_ms is not None else {}))
          .option("topic", a.predictions_topic)
          .option("checkpointLocation", a.checkpoint)
          .trigger(processingTime="%d milliseconds" % a.trigger_ms)
@@ -185,6 +186,8 @@ def main():
     b.add_argument("--jars", required=True, help="comma-separated Kafka connector jars")
     b.add_argument("--ready-file", required=True)
     b.add_argument("--trigger-ms", type=int, default=500)
+    b.add_argument("--linger-ms", type=int,
+                   help="kafka.linger.ms of the sink's producer (default: the client's)")
     b.add_argument("--cores", type=int, default=2)
     b.add_argument("--memory", default="2g")
     s = sub.add_parser("stats")

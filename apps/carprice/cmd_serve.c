@@ -66,6 +66,8 @@ static void usage(FILE *out)
             "                         a crash or hand-over re-answers up to MS of requests\n"
             "  --trigger-ms MS        processing-time trigger interval (default 500)\n"
             "  --max-offsets-per-trigger N   cap on requests per micro-batch (default none)\n"
+            "  --kafka-linger-ms MS   how long the answers' Kafka producer waits to fill a\n"
+            "                         batch (default 5; 0 sends each answer at once)\n"
             "  --min-partitions N     split each batch into at least N Spark tasks (default:\n"
             "                         one per Kafka partition)\n"
             "  --async-progress       processing-time only: commit offsets asynchronously\n"
@@ -203,6 +205,10 @@ int cmd_serve(int argc, char **argv)
             if (parse_long(a, argv[++i], 100, 3600000, &v) != 0)
                 return 2;
             o.real_time_ms = v;
+        } else if (!strcmp(a, "--kafka-linger-ms") && hv) {
+            if (parse_long(a, argv[++i], 0, 10000, &v) != 0)
+                return 2;
+            o.kafka_linger_ms = v;
         } else if (!strcmp(a, "--max-offsets-per-trigger") && hv) {
             if (parse_long(a, argv[++i], 0, LONG_MAX, &v) != 0)
                 return 2;

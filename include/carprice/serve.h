@@ -51,6 +51,7 @@ typedef struct {
                                           * 15000. Requests do not wait for it; a crash or a
                                           * hand-over re-answers up to this much traffic */
     long max_offsets_per_trigger;        /* 0: no cap */
+    long kafka_linger_ms;                /* linger.ms of the sink's producer; default 5 */
     long min_partitions;                 /* Spark tasks per batch at least (Kafka minPartitions);
                                           * 0: one per topic partition */
     long stop_timeout_ms;                /* bound on a graceful stop; default 30000 */

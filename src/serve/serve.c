@@ -102,6 +102,7 @@ void cp_serve_opts_init(cp_serve_opts_t *o)
     o->query_name = "carprice_serve";
     o->trigger_ms = 500;
     o->real_time_ms = 15000;
+    o->kafka_linger_ms = 5;
     o->stop_timeout_ms = 30000;
     o->poll_ms = 1000;
     o->http_port = 8080;
@@ -361,6 +362,9 @@ static int check_opts(const cp_serve_opts_t *o, char *errbuf, size_t errlen)
         return errf(errbuf, errlen, "no SQL directory (--sql-dir)");
     if (o->trigger_ms < 1 || o->trigger_ms > 3600000)
         return errf(errbuf, errlen, "--trigger-ms %ld: expected 1 .. 3600000", o->trigger_ms);
+    if (o->kafka_linger_ms < 0 || o->kafka_linger_ms > 10000)
+        return errf(errbuf, errlen, "--kafka-linger-ms %ld: expected 0 .. 10000",
+                    o->kafka_linger_ms);
     if (o->real_time_ms < 100 || o->real_time_ms > 3600000)
         return errf(errbuf, errlen, "--real-time-ms %ld: expected 100 .. 3600000",
                     o->real_time_ms);
@@ -574,8 +578,15 @@ static int start_predictions(cp_serve_t *sv)
     /* Async progress tracking writes the offset log and commits off the
      * batch's critical path (Kafka sink only); recovery may then re-run a
      * few more batches: duplicates, never losses. */
-    const char *wk[] = {"kafka.bootstrap.servers", "asyncProgressTrackingEnabled"};
-    const char *wv[] = {sv->o.bootstrap, "true"};
+    /* The sink's producer waits up to linger.ms to fill a Kafka batch: the
+     * client's default 0 sends each answer on its own once the stream is
+     * busy, and the broker's per-request work then bounded throughput (a
+     * backlog went from ~5,400 to ~8,700 answers/s with 5 ms). */
+    char linger[32];
+    snprintf(linger, sizeof linger, "%ld", sv->o.kafka_linger_ms);
+    const char *wk[] = {"kafka.bootstrap.servers", "kafka.linger.ms",
+                        "asyncProgressTrackingEnabled"};
+    const char *wv[] = {sv->o.bootstrap, linger, "true"};
     sc_stream_opts_t so = {.format = "kafka",
                            .query_name = sv->o.query_name,
                            .checkpoint = sv->pred_ckpt,
@@ -586,7 +597,7 @@ static int start_predictions(cp_serve_t *sv)
                            .interval = interval,
                            .option_keys = wk,
                            .option_values = wv,
-                           .noptions = sv->o.async_progress ? 2 : 1};
+                           .noptions = sv->o.async_progress ? 3 : 2};
     sc_code_t rc = sc_stream_start(df, &so, &sv->q, sv->err);
     if (rc != SC_OK && rt && serve_real_time_refused(sc_error_class(sv->err))) {
         /* This server or this query cannot run in real-time mode (an older

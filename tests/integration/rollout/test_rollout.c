@@ -247,11 +247,15 @@ static void sup_start(const char *version)
                             g_sql_dir,
                             "--trigger-ms",
                             "300",
+                            /* Real-time (the default) with short batches: a new
+                             * instance is ready when its first batch ends. */
+                            "--real-time-ms",
+                            "2000",
                             "--stop-timeout",
                             "20000",
                             NULL};
     if (version) {
-        memmove(args + 3, args + 1, 22 * sizeof *args);
+        memmove(args + 3, args + 1, 24 * sizeof *args);
         args[1] = "--version";
         args[2] = version;
     }

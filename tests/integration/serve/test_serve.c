@@ -743,6 +743,8 @@ static void bad_flags_and_unknown_model(void **state)
     assert_int_equal(run_wait(log, a7, 30), 2);
     const char *a8[] = {"serve", "--real-time-ms", "50", NULL};
     assert_int_equal(run_wait(log, a8, 30), 2);
+    const char *a8b[] = {"serve", "--kafka-linger-ms", "-1", NULL};
+    assert_int_equal(run_wait(log, a8b, 30), 2);
     /* Async progress belongs to micro-batches; real-time mode has its own. */
     const char *a9[] = {"serve", "--async-progress", "--sql-dir", g_sql_dir, NULL};
     unlink(log);
