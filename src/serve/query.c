@@ -162,9 +162,13 @@ int serve_plan_build(serve_plan_t *p, const serve_plan_in_t *in, sc_df_t **out)
                        in->record_type);
     if (!json_sql)
         goto oom;
-    const char *s3[] = {"req_key", "req_value", "req_bytes", "req_text",
+    const char *s3[] = {"req_key",
+                        "req_value",
+                        "req_bytes",
+                        "req_text",
                         "req_ok AS req_utf8_ok",
-                        "IF(req_ok, try_parse_json(req_text), NULL) AS req_v", json_sql};
+                        "IF(req_ok, try_parse_json(req_text), NULL) AS req_v",
+                        json_sql};
     if (step(p, &df, s3, 7, "parsing the requests") != 0)
         goto done;
     const char *s4[] = {"req_key",

@@ -366,8 +366,7 @@ static int check_opts(const cp_serve_opts_t *o, char *errbuf, size_t errlen)
         return errf(errbuf, errlen, "--kafka-linger-ms %ld: expected 0 .. 10000",
                     o->kafka_linger_ms);
     if (o->real_time_ms < 100 || o->real_time_ms > 3600000)
-        return errf(errbuf, errlen, "--real-time-ms %ld: expected 100 .. 3600000",
-                    o->real_time_ms);
+        return errf(errbuf, errlen, "--real-time-ms %ld: expected 100 .. 3600000", o->real_time_ms);
     if (!o->processing_time && o->async_progress)
         return errf(errbuf, errlen,
                     "--async-progress needs --trigger processing-time (the real-time trigger "
@@ -1063,8 +1062,7 @@ int cp_serve_run(cp_serve_t *sv, char *errbuf, size_t errlen)
      * most) for the prediction query to be between triggers, then stop. A
      * real-time batch is always running: stop at once (the restart re-answers
      * what the current batch answered, duplicates again). */
-    while (sv->q && !sv->st.real_time &&
-           cp_now_s() - t0 < (double)sv->o.stop_timeout_ms / 2000.0) {
+    while (sv->q && !sv->st.real_time && cp_now_s() - t0 < (double)sv->o.stop_timeout_ms / 2000.0) {
         sc_query_status_t qst;
         if (sc_query_status(sv->q, &qst, sv->err) != SC_OK || !qst.active || !qst.trigger_active)
             break;

@@ -934,7 +934,8 @@ static bool is_null_literal(const Spark__Connect__Expression__Literal *l)
 /* A VectorUDT struct literal (type byte, size, indices, values) as dense. */
 /* The struct's type as servers before 4.1 send it (Spark 4.1+ puts it in the
  * root literal's data_type instead). */
-static const Spark__Connect__DataType *struct_type(const Spark__Connect__Expression__Literal__Struct *st)
+static const Spark__Connect__DataType *
+struct_type(const Spark__Connect__Expression__Literal__Struct *st)
 {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"

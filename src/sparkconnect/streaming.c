@@ -116,7 +116,8 @@ sc_code_t sc_stream_start(const sc_df_t *df, const sc_stream_opts_t *opts, sc_qu
         w.once = true;
         break;
     case SC_TRIGGER_REAL_TIME:
-        w.trigger_case = SPARK__CONNECT__WRITE_STREAM_OPERATION_START__TRIGGER_REAL_TIME_BATCH_DURATION;
+        w.trigger_case =
+            SPARK__CONNECT__WRITE_STREAM_OPERATION_START__TRIGGER_REAL_TIME_BATCH_DURATION;
         w.real_time_batch_duration = (char *)opts->interval;
         break;
     case SC_TRIGGER_DEFAULT:

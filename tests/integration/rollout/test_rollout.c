@@ -226,34 +226,13 @@ static void wait_ready(double timeout_s)
 static void sup_start(const char *version)
 {
     snprintf(g_sup_log, sizeof g_sup_log, "%s/supervisor-%ld.log", g_dir, (long)time(NULL));
-    const char *args[40] = {"supervisor",
-                            "--state-dir",
-                            g_state,
-                            "--control-port",
-                            "0",
-                            "--ready-timeout",
-                            "420",
-                            "--stop-timeout",
-                            "40",
-                            "--",
-                            "--requests-topic",
-                            g_req,
-                            "--predictions-topic",
-                            g_pred,
-                            "--dlq-topic",
-                            g_dlq,
-                            "--no-metrics",
-                            "--sql-dir",
-                            g_sql_dir,
-                            "--trigger-ms",
-                            "300",
+    const char *args[40] = {"supervisor", "--state-dir", g_state, "--control-port", "0",
+                            "--ready-timeout", "420", "--stop-timeout", "40", "--",
+                            "--requests-topic", g_req, "--predictions-topic", g_pred, "--dlq-topic",
+                            g_dlq, "--no-metrics", "--sql-dir", g_sql_dir, "--trigger-ms", "300",
                             /* Real-time (the default) with short batches: a new
                              * instance is ready when its first batch ends. */
-                            "--real-time-ms",
-                            "2000",
-                            "--stop-timeout",
-                            "20000",
-                            NULL};
+                            "--real-time-ms", "2000", "--stop-timeout", "20000", NULL};
     if (version) {
         memmove(args + 3, args + 1, 24 * sizeof *args);
         args[1] = "--version";

@@ -163,7 +163,8 @@ static void real_time_refusals(void **state)
 {
     (void)state;
     assert_true(serve_real_time_refused("STREAMING_REAL_TIME_MODE.OUTPUT_MODE_NOT_SUPPORTED"));
-    assert_true(serve_real_time_refused("STREAMING_REAL_TIME_MODE.OPERATOR_OR_SINK_NOT_IN_ALLOWLIST"));
+    assert_true(
+        serve_real_time_refused("STREAMING_REAL_TIME_MODE.OPERATOR_OR_SINK_NOT_IN_ALLOWLIST"));
     assert_true(serve_real_time_refused("INVALID_STREAMING_REAL_TIME_MODE_TRIGGER_INTERVAL"));
     assert_false(serve_real_time_refused("STREAMING_QUERY_ALREADY_ACTIVE"));
     assert_false(serve_real_time_refused("UNRESOLVED_COLUMN.WITH_SUGGESTION"));
@@ -175,10 +176,8 @@ static void real_time_refusals(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(http_parser),
-        cmocka_unit_test(progress_lines),
-        cmocka_unit_test(committed_offsets),
-        cmocka_unit_test(sql_quoting),
+        cmocka_unit_test(http_parser),        cmocka_unit_test(progress_lines),
+        cmocka_unit_test(committed_offsets),  cmocka_unit_test(sql_quoting),
         cmocka_unit_test(real_time_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
