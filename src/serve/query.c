@@ -39,16 +39,15 @@ char *serve_sql_quote(const char *s)
 }
 
 /* The validation rules of docs/messages.md, first failure wins. Columns in
- * scope: req_value (binary), req_bytes, req_utf8, req_text (the value as a
- * string), req_v (the parsed variant or NULL), v_id / v_sent / v_rec (its
- * members as variants: JSON types for the checks), j (the same JSON read
- * with the request's schema: typed values) and rec (j.record, NULL unless
- * the record is an object). */
+ * scope: req_value (binary), req_bytes, req_ok (not oversized and valid
+ * UTF-8), req_text (the value as a string), req_v (the parsed variant or NULL), v_id / v_sent /
+ * v_rec (its members as variants: JSON types for the checks), j (the same JSON read with the
+ * request's schema: typed values) and rec (j.record, NULL unless the record is an object). */
 static const char reason_sql[] =
     "CASE"
     " WHEN req_value IS NULL THEN 'not_json: no value'"
     " WHEN req_bytes > " MAX_REQUEST_BYTES " THEN 'oversized'"
-    " WHEN NOT req_utf8 THEN 'not_json: invalid UTF-8'"
+    " WHEN NOT req_ok THEN 'not_json: invalid UTF-8'"
     " WHEN req_v IS NULL THEN 'not_json'"
     " WHEN NOT regexp_like(req_text, '^[ \\t\\r\\n]*[{]') THEN 'not_json: not an object'"
     " WHEN v_id IS NULL OR is_variant_null(v_id) THEN 'missing_field: request_id'"
@@ -162,12 +161,9 @@ int serve_plan_build(serve_plan_t *p, const serve_plan_in_t *in, sc_df_t **out)
                        in->record_type);
     if (!json_sql)
         goto oom;
-    const char *s3[] = {"req_key",
-                        "req_value",
-                        "req_bytes",
-                        "req_text",
-                        "req_ok AS req_utf8_ok",
-                        "IF(req_ok, try_parse_json(req_text), NULL) AS req_v",
+    const char *s3[] = {"req_key",   "req_value",
+                        "req_bytes", "req_text",
+                        "req_ok",    "IF(req_ok, try_parse_json(req_text), NULL) AS req_v",
                         json_sql};
     if (step(p, &df, s3, 7, "parsing the requests") != 0)
         goto done;
@@ -175,7 +171,7 @@ int serve_plan_build(serve_plan_t *p, const serve_plan_in_t *in, sc_df_t **out)
                         "req_value",
                         "req_bytes",
                         "req_text",
-                        "req_bytes > " MAX_REQUEST_BYTES " OR req_utf8_ok AS req_utf8",
+                        "req_ok",
                         "req_v",
                         "variant_get(req_v, '$.request_id') AS v_id",
                         "variant_get(req_v, '$.sent_at_ms') AS v_sent",
@@ -186,29 +182,29 @@ int serve_plan_build(serve_plan_t *p, const serve_plan_in_t *in, sc_df_t **out)
         goto done;
     char reason_alias[sizeof reason_sql + 32];
     snprintf(reason_alias, sizeof reason_alias, "%s AS req_reason", reason_sql);
-    const char *s5v[] = {"req_key",
-                         "req_value",
-                         "req_bytes",
-                         "rec",
-                         "j.request_id AS req_id",
-                         "try_cast(j.sent_at_ms AS BIGINT) AS req_sent_ms",
-                         reason_alias};
-    if (step(p, &df, s5v, 7, "validating the requests") != 0)
+    const char *s5[] = {"req_key",
+                        "req_value",
+                        "req_bytes",
+                        "rec",
+                        "j.request_id AS req_id",
+                        "try_cast(j.sent_at_ms AS BIGINT) AS req_sent_ms",
+                        reason_alias};
+    if (step(p, &df, s5, 7, "validating the requests") != 0)
         goto done;
     /* Rejected requests reach the model as an all-NULL record, so nothing in
      * them can make the model fail; their prediction is discarded. */
-    const char *s5[] = {"IF(req_reason IS NULL, rec, NULL) AS rec",
+    const char *s6[] = {"IF(req_reason IS NULL, rec, NULL) AS rec",
                         "req_key",
                         "req_value",
                         "req_bytes",
                         "req_id",
                         "req_sent_ms",
                         "req_reason"};
-    if (step(p, &df, s5, 7, "masking rejected requests") != 0)
+    if (step(p, &df, s6, 7, "masking rejected requests") != 0)
         goto done;
-    const char *s6[] = {"rec.*",  "req_key",     "req_value", "req_bytes",
+    const char *s7[] = {"rec.*",  "req_key",     "req_value", "req_bytes",
                         "req_id", "req_sent_ms", "req_reason"};
-    if (step(p, &df, s6, 7, "flattening the record") != 0)
+    if (step(p, &df, s7, 7, "flattening the record") != 0)
         goto done;
     if (sc_df_create_view(df, "raw_listings", true, p->err) != SC_OK) {
         serve_plan_fail(p, "creating view raw_listings");
@@ -228,7 +224,7 @@ int serve_plan_build(serve_plan_t *p, const serve_plan_in_t *in, sc_df_t **out)
     sc_df_destroy(df);
     df = scored;
     /* exp() of a prediction past ~709 is infinite: no JSON number. */
-    const char *s7[] = {
+    const char *s8[] = {
         "req_key",
         "req_value",
         "req_bytes",
@@ -238,7 +234,7 @@ int serve_plan_build(serve_plan_t *p, const serve_plan_in_t *in, sc_df_t **out)
         "CASE WHEN req_reason IS NOT NULL THEN req_reason"
         " WHEN prediction IS NULL OR isnan(prediction) OR prediction > 700 THEN 'no_prediction'"
         " END AS out_reason"};
-    if (step(p, &df, s7, 7, "checking predictions") != 0)
+    if (step(p, &df, s8, 7, "checking predictions") != 0)
         goto done;
     pt = serve_sql_quote(in->predictions_topic);
     dt = serve_sql_quote(in->dlq_topic);
@@ -257,8 +253,8 @@ int serve_plan_build(serve_plan_t *p, const serve_plan_in_t *in, sc_df_t **out)
         mn, mv, mn, mv);
     if (!topic_sql || !value_sql)
         goto oom;
-    const char *s8[] = {topic_sql, "IF(out_reason IS NULL, req_id, req_key) AS key", value_sql};
-    if (step(p, &df, s8, 3, "encoding the output") != 0)
+    const char *s9[] = {topic_sql, "IF(out_reason IS NULL, req_id, req_key) AS key", value_sql};
+    if (step(p, &df, s9, 3, "encoding the output") != 0)
         goto done;
     *out = df;
     df = NULL;

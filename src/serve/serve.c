@@ -559,8 +559,9 @@ static int start_predictions(cp_serve_t *sv)
     }
     bool rt = !sv->o.processing_time && !sv->rt_refused;
     /* Spark refuses real-time batches shorter than this session conf (5 s by
-     * default); the operator's --real-time-ms is the floor that counts. */
-    if (rt && sv->o.real_time_ms < 5000) {
+     * default); in serve's own session the operator's --real-time-ms is the
+     * floor that counts. */
+    if (rt) {
         char ms[32];
         snprintf(ms, sizeof ms, "%ld", sv->o.real_time_ms);
         if (sc_session_conf_set(sv->s, "spark.sql.streaming.realTimeMode.minBatchDuration", ms,

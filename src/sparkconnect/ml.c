@@ -931,7 +931,6 @@ static bool is_null_literal(const Spark__Connect__Expression__Literal *l)
     return l->literal_type_case == SPARK__CONNECT__EXPRESSION__LITERAL__LITERAL_TYPE_NULL;
 }
 
-/* A VectorUDT struct literal (type byte, size, indices, values) as dense. */
 /* The struct's type as servers before 4.1 send it (Spark 4.1+ puts it in the
  * root literal's data_type instead). */
 static const Spark__Connect__DataType *
@@ -943,6 +942,7 @@ struct_type(const Spark__Connect__Expression__Literal__Struct *st)
 #pragma GCC diagnostic pop
 }
 
+/* A VectorUDT struct literal (type byte, size, indices, values) as dense. */
 static sc_code_t vector_values(const Spark__Connect__Expression__Literal__Struct *st, double **vals,
                                size_t *n, sc_error_t *err)
 {
