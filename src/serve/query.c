@@ -40,24 +40,29 @@ char *serve_sql_quote(const char *s)
 
 /* The validation rules of docs/messages.md, first failure wins. Columns in
  * scope: req_value (binary), req_bytes, req_ok (not oversized and valid
- * UTF-8), req_text (the value as a string), req_v (the parsed variant or NULL), v_id / v_sent /
- * v_rec (its members as variants: JSON types for the checks), j (the same JSON read with the
- * request's schema: typed values) and rec (j.record, NULL unless the record is an object). */
+ * UTF-8), req_text (the value as a string), j (the request read with its
+ * schema), json_clean (j proves the shape right: an object whose request_id is
+ * a string, sent_at_ms an integer and record an object), req_id, rec
+ * (j.record), and for the rows that are not json_clean only, req_v (the text
+ * parsed as a variant, NULL if it is not JSON) and its members v_id, v_sent,
+ * v_rec: their JSON types name what is wrong. */
 static const char reason_sql[] =
     "CASE"
     " WHEN req_value IS NULL THEN 'not_json: no value'"
     " WHEN req_bytes > " MAX_REQUEST_BYTES " THEN 'oversized'"
     " WHEN NOT req_ok THEN 'not_json: invalid UTF-8'"
+    " ELSE coalesce(IF(json_clean, IF(req_id = '', 'empty: request_id', NULL), CASE"
     " WHEN req_v IS NULL THEN 'not_json'"
     " WHEN NOT regexp_like(req_text, '^[ \\t\\r\\n]*[{]') THEN 'not_json: not an object'"
     " WHEN v_id IS NULL OR is_variant_null(v_id) THEN 'missing_field: request_id'"
     " WHEN schema_of_variant(v_id) <> 'STRING' THEN 'wrong_type: request_id'"
-    " WHEN j.request_id = '' THEN 'empty: request_id'"
+    " WHEN variant_get(v_id, '$', 'string') = '' THEN 'empty: request_id'"
     " WHEN v_sent IS NULL OR is_variant_null(v_sent) THEN 'missing_field: sent_at_ms'"
     " WHEN schema_of_variant(v_sent) NOT IN ('TINYINT', 'SMALLINT', 'INT', 'BIGINT')"
     " THEN 'wrong_type: sent_at_ms'"
     " WHEN v_rec IS NULL OR is_variant_null(v_rec) THEN 'missing_field: record'"
     " WHEN rec IS NULL THEN 'wrong_type: record'"
+    " END), CASE"
     " WHEN rec.year IS NULL THEN 'missing_field: record.year'"
     " WHEN try_cast(rec.year AS INT) IS NULL THEN 'not_a_number: year'"
     " WHEN try_cast(rec.year AS INT) < 1950 OR try_cast(rec.year AS INT) >"
@@ -67,6 +72,7 @@ static const char reason_sql[] =
     " THEN 'not_a_number: mileage'"
     " WHEN try_cast(rec.mileage AS DOUBLE) < 0 OR try_cast(rec.mileage AS DOUBLE) > 1000000"
     " THEN 'out_of_range: mileage'"
+    " END)"
     " END";
 
 /* One projection step; frees *df and replaces it. */
@@ -150,61 +156,84 @@ int serve_plan_build(serve_plan_t *p, const serve_plan_in_t *in, sc_df_t **out)
                         "req_bytes <= " MAX_REQUEST_BYTES " AND is_valid_utf8(req_text) AS req_ok"};
     if (step(p, &df, s2, 5, "checking the requests' size and encoding") != 0)
         goto done;
-    /* Parsed twice, each for what it does well: into a variant, which keeps
-     * each member's JSON type for the checks (try_parse_json is NULL for
-     * text that is not JSON), and with from_json into the request's schema
-     * for the values. Casting variant members to a struct of strings made
-     * Spark build a Cast expression, and read its SQL conf, per value: a
-     * third of the query's CPU (profiled with JFR). */
-    json_sql = cp_strf("IF(req_ok, from_json(req_text, 'struct<request_id: string, "
-                       "sent_at_ms: string, record: %s>'), NULL) AS j",
+    /* Each request is read once with from_json into its schema: typed
+     * values, and (through the corrupt-record column and a variant-typed
+     * request_id) proof of the shape for the rows that are fine. Only the
+     * rest are parsed again, as a variant that keeps each member's JSON type
+     * to name what is wrong: building that variant for every request was
+     * over a third of the query's CPU (profiled). from_json's leniencies
+     * that the variant parser lacks are off, and the session lets the
+     * variant parser take duplicate names as from_json does (the last one
+     * wins), so that both agree on what is JSON. */
+    json_sql = cp_strf("IF(req_ok, from_json(req_text, 'struct<request_id: variant, "
+                       "sent_at_ms: bigint, record: %s, _corrupt: string>', "
+                       "map('columnNameOfCorruptRecord', '_corrupt', 'allowSingleQuotes', "
+                       "'false', 'allowNonNumericNumbers', 'false')), NULL) AS j",
                        in->record_type);
     if (!json_sql)
         goto oom;
-    const char *s3[] = {"req_key",   "req_value",
-                        "req_bytes", "req_text",
-                        "req_ok",    "IF(req_ok, try_parse_json(req_text), NULL) AS req_v",
-                        json_sql};
-    if (step(p, &df, s3, 7, "parsing the requests") != 0)
+    const char *s3[] = {"req_key", "req_value", "req_bytes", "req_text", "req_ok", json_sql};
+    if (step(p, &df, s3, 6, "parsing the requests") != 0)
         goto done;
-    const char *s4[] = {"req_key",
+    const char *s4[] = {
+        "req_key",
+        "req_value",
+        "req_bytes",
+        "req_text",
+        "req_ok",
+        "j.record AS rec",
+        "variant_get(j.request_id, '$', 'string') AS req_id",
+        "j.sent_at_ms AS req_sent_ms",
+        "coalesce(j._corrupt IS NULL AND j.sent_at_ms IS NOT NULL AND j.record IS NOT NULL"
+        " AND schema_of_variant(j.request_id) = 'STRING'"
+        " AND regexp_like(req_text, '^[ \\t\\r\\n]*[{]'), false) AS json_clean"};
+    if (step(p, &df, s4, 9, "reading the requests' shape") != 0)
+        goto done;
+    /* Its own projection, so that the parse runs once per row and only when
+     * the IF needs it. */
+    const char *s5[] = {
+        "req_key",    "req_value",
+        "req_bytes",  "req_text",
+        "req_ok",     "rec",
+        "req_id",     "req_sent_ms",
+        "json_clean", "IF(req_ok AND NOT json_clean, try_parse_json(req_text), NULL) AS req_v"};
+    if (step(p, &df, s5, 10, "parsing the rejected requests") != 0)
+        goto done;
+    char reason_alias[sizeof reason_sql + 32];
+    snprintf(reason_alias, sizeof reason_alias, "%s AS req_reason", reason_sql);
+    const char *s6[] = {"req_key",
                         "req_value",
                         "req_bytes",
                         "req_text",
                         "req_ok",
+                        "rec",
+                        "req_id",
+                        "req_sent_ms",
+                        "json_clean",
                         "req_v",
                         "variant_get(req_v, '$.request_id') AS v_id",
                         "variant_get(req_v, '$.sent_at_ms') AS v_sent",
-                        "variant_get(req_v, '$.record') AS v_rec",
-                        "j",
-                        "j.record AS rec"};
-    if (step(p, &df, s4, 11, "extracting the members") != 0)
+                        "variant_get(req_v, '$.record') AS v_rec"};
+    if (step(p, &df, s6, 13, "extracting the members") != 0)
         goto done;
-    char reason_alias[sizeof reason_sql + 32];
-    snprintf(reason_alias, sizeof reason_alias, "%s AS req_reason", reason_sql);
-    const char *s5[] = {"req_key",
-                        "req_value",
-                        "req_bytes",
-                        "rec",
-                        "j.request_id AS req_id",
-                        "try_cast(j.sent_at_ms AS BIGINT) AS req_sent_ms",
-                        reason_alias};
-    if (step(p, &df, s5, 7, "validating the requests") != 0)
+    const char *s7[] = {"req_key", "req_value",   "req_bytes", "rec",
+                        "req_id",  "req_sent_ms", reason_alias};
+    if (step(p, &df, s7, 7, "validating the requests") != 0)
         goto done;
     /* Rejected requests reach the model as an all-NULL record, so nothing in
      * them can make the model fail; their prediction is discarded. */
-    const char *s6[] = {"IF(req_reason IS NULL, rec, NULL) AS rec",
+    const char *s8[] = {"IF(req_reason IS NULL, rec, NULL) AS rec",
                         "req_key",
                         "req_value",
                         "req_bytes",
                         "req_id",
                         "req_sent_ms",
                         "req_reason"};
-    if (step(p, &df, s6, 7, "masking rejected requests") != 0)
+    if (step(p, &df, s8, 7, "masking rejected requests") != 0)
         goto done;
-    const char *s7[] = {"rec.*",  "req_key",     "req_value", "req_bytes",
+    const char *s9[] = {"rec.*",  "req_key",     "req_value", "req_bytes",
                         "req_id", "req_sent_ms", "req_reason"};
-    if (step(p, &df, s7, 7, "flattening the record") != 0)
+    if (step(p, &df, s9, 7, "flattening the record") != 0)
         goto done;
     if (sc_df_create_view(df, "raw_listings", true, p->err) != SC_OK) {
         serve_plan_fail(p, "creating view raw_listings");
@@ -224,7 +253,7 @@ int serve_plan_build(serve_plan_t *p, const serve_plan_in_t *in, sc_df_t **out)
     sc_df_destroy(df);
     df = scored;
     /* exp() of a prediction past ~709 is infinite: no JSON number. */
-    const char *s8[] = {
+    const char *s10[] = {
         "req_key",
         "req_value",
         "req_bytes",
@@ -234,7 +263,7 @@ int serve_plan_build(serve_plan_t *p, const serve_plan_in_t *in, sc_df_t **out)
         "CASE WHEN req_reason IS NOT NULL THEN req_reason"
         " WHEN prediction IS NULL OR isnan(prediction) OR prediction > 700 THEN 'no_prediction'"
         " END AS out_reason"};
-    if (step(p, &df, s8, 7, "checking predictions") != 0)
+    if (step(p, &df, s10, 7, "checking predictions") != 0)
         goto done;
     pt = serve_sql_quote(in->predictions_topic);
     dt = serve_sql_quote(in->dlq_topic);
@@ -253,8 +282,8 @@ int serve_plan_build(serve_plan_t *p, const serve_plan_in_t *in, sc_df_t **out)
         mn, mv, mn, mv);
     if (!topic_sql || !value_sql)
         goto oom;
-    const char *s9[] = {topic_sql, "IF(out_reason IS NULL, req_id, req_key) AS key", value_sql};
-    if (step(p, &df, s9, 3, "encoding the output") != 0)
+    const char *s11[] = {topic_sql, "IF(out_reason IS NULL, req_id, req_key) AS key", value_sql};
+    if (step(p, &df, s11, 3, "encoding the output") != 0)
         goto done;
     *out = df;
     df = NULL;

@@ -552,6 +552,15 @@ static int start_predictions(cp_serve_t *sv)
                           .model = sv->model,
                           .model_name = sv->model_name,
                           .model_version = sv->model_version};
+    /* The plan's two JSON readers must agree on what is JSON: from_json
+     * takes an object with a repeated name (the last one wins), and so must
+     * the variant parser that names the reason of a rejected request. Read
+     * when the plan is analysed. */
+    if (sc_session_conf_set(sv->s, "spark.sql.variant.allowDuplicateKeys", "true", sv->err) !=
+        SC_OK) {
+        snprintf(sv->lasterr, sizeof sv->lasterr, "setting the JSON rules: %s", spark_msg(sv));
+        return -1;
+    }
     sc_df_t *df = NULL;
     if (serve_plan_build(&p, &in, &df) != 0) {
         snprintf(sv->lasterr, sizeof sv->lasterr, "%s", p.errbuf);

@@ -891,6 +891,157 @@ static void answers_every_request_and_dead_letters(void **state)
     idset_free(&want);
 }
 
+/* Each rule of docs/messages.md on a hand-made payload, and the JSON that is
+ * still accepted: the reason of every dead letter and the id of every answer
+ * must be exactly these. Valid requests are read by one parser and rejected
+ * ones re-parsed by another to name the reason; the cases where two JSON
+ * readers tend to differ (duplicate names, leniencies, text after the object)
+ * pin that both agree. */
+#define REC "\"record\":{\"year\":\"2015\",\"mileage\":\"12000\",\"make_name\":\"Ford\"}"
+typedef struct {
+    const char *key, *value;
+    const char *reason; /* NULL: answered */
+    const char *id;     /* the answer's request_id */
+} reason_case_t;
+
+static const reason_case_t reason_cases[] = {
+    {"valid", "{\"request_id\":\"r-valid\",\"sent_at_ms\":1," REC "}", NULL, "r-valid"},
+    {"negative-time", "{\"request_id\":\"r-neg\",\"sent_at_ms\":-5," REC "}", NULL, "r-neg"},
+    {"leading-space", " \n\t{\"request_id\":\"r-ws\",\"sent_at_ms\":1," REC "}", NULL, "r-ws"},
+    {"escaped-id", "{\"request_id\":\"r-\\u00e9\",\"sent_at_ms\":1," REC "}", NULL, "r-\xc3\xa9"},
+    {"number-year", "{\"request_id\":\"r-ny\",\"sent_at_ms\":1,\"record\":{\"year\":2015}}", NULL,
+     "r-ny"},
+    {"apostrophe",
+     "{\"request_id\":\"r-ap\",\"sent_at_ms\":1,\"record\":{\"year\":\"2015\",\"trim_name\":"
+     "\"O'Neil\"}}",
+     NULL, "r-ap"},
+    /* Spark's JSON readers stop at the end of the first value. */
+    {"text-after", "{\"request_id\":\"r-after\",\"sent_at_ms\":1," REC "} and more", NULL,
+     "r-after"},
+    /* A repeated name: the last one wins, for the id and in the record. */
+    {"repeated-id",
+     "{\"request_id\":\"r-first\",\"request_id\":\"r-last\",\"sent_at_ms\":1," REC "}", NULL,
+     "r-last"},
+    {"repeated-year-ok",
+     "{\"request_id\":\"r-ry\",\"sent_at_ms\":1,\"record\":{\"year\":\"1800\",\"year\":\"2015\"}}",
+     NULL, "r-ry"},
+    {"repeated-year-bad",
+     "{\"request_id\":\"r-rb\",\"sent_at_ms\":1,\"record\":{\"year\":\"2015\",\"year\":\"1800\"}}",
+     "out_of_range: year", NULL},
+    {"tombstone", NULL, "not_json: no value", NULL},
+    {"not-utf8", "{\"request_id\":\"r-u\",\"x\":\"\xff\xfe\"}", "not_json: invalid UTF-8", NULL},
+    {"prose", "please price my car", "not_json", NULL},
+    {"empty", "", "not_json", NULL},
+    {"single-quotes", "{'request_id':'r-sq','sent_at_ms':1,'record':{'year':'2015'}}", "not_json",
+     NULL},
+    {"nan", "{\"request_id\":\"r-nan\",\"sent_at_ms\":NaN," REC "}", "not_json", NULL},
+    {"leading-zero", "{\"request_id\":\"r-l0\",\"sent_at_ms\":01," REC "}", "not_json", NULL},
+    {"comment", "{\"request_id\":\"r-c\",/*x*/\"sent_at_ms\":1," REC "}", "not_json", NULL},
+    {"bare-names", "{request_id:\"r-b\",\"sent_at_ms\":1," REC "}", "not_json", NULL},
+    {"trailing-comma", "{\"request_id\":\"r-tc\",\"sent_at_ms\":1," REC ",}", "not_json", NULL},
+    {"truncated", "{\"request_id\":\"r-tr\",\"sent_at_ms\":1,\"record\":{\"year\":\"20", "not_json",
+     NULL},
+    {"array", "[{\"request_id\":\"r-arr\",\"sent_at_ms\":1," REC "}]", "not_json: not an object",
+     NULL},
+    {"null", "null", "not_json: not an object", NULL},
+    {"string", "\"r\"", "not_json: not an object", NULL},
+    {"no-id", "{}", "missing_field: request_id", NULL},
+    {"null-id", "{\"request_id\":null,\"sent_at_ms\":1," REC "}", "missing_field: request_id",
+     NULL},
+    {"number-id", "{\"request_id\":12,\"sent_at_ms\":1," REC "}", "wrong_type: request_id", NULL},
+    {"object-id", "{\"request_id\":{\"a\":1},\"sent_at_ms\":1," REC "}", "wrong_type: request_id",
+     NULL},
+    {"empty-id", "{\"request_id\":\"\",\"sent_at_ms\":1," REC "}", "empty: request_id", NULL},
+    {"no-time", "{\"request_id\":\"r-nt\"," REC "}", "missing_field: sent_at_ms", NULL},
+    {"string-time", "{\"request_id\":\"r-st\",\"sent_at_ms\":\"1\"," REC "}",
+     "wrong_type: sent_at_ms", NULL},
+    {"fraction-time", "{\"request_id\":\"r-ft\",\"sent_at_ms\":1.5," REC "}",
+     "wrong_type: sent_at_ms", NULL},
+    {"exponent-time", "{\"request_id\":\"r-et\",\"sent_at_ms\":1e3," REC "}",
+     "wrong_type: sent_at_ms", NULL},
+    {"huge-time", "{\"request_id\":\"r-ht\",\"sent_at_ms\":99999999999999999999," REC "}",
+     "wrong_type: sent_at_ms", NULL},
+    {"bool-time", "{\"request_id\":\"r-bt\",\"sent_at_ms\":true," REC "}", "wrong_type: sent_at_ms",
+     NULL},
+    {"no-record", "{\"request_id\":\"r-nr\",\"sent_at_ms\":1}", "missing_field: record", NULL},
+    {"null-record", "{\"request_id\":\"r-rn\",\"sent_at_ms\":1,\"record\":null}",
+     "missing_field: record", NULL},
+    {"string-record", "{\"request_id\":\"r-rs\",\"sent_at_ms\":1,\"record\":\"x\"}",
+     "wrong_type: record", NULL},
+    {"array-record", "{\"request_id\":\"r-ra\",\"sent_at_ms\":1,\"record\":[1]}",
+     "wrong_type: record", NULL},
+    {"empty-record", "{\"request_id\":\"r-re\",\"sent_at_ms\":1,\"record\":{}}",
+     "missing_field: record.year", NULL},
+    {"word-year", "{\"request_id\":\"r-wy\",\"sent_at_ms\":1,\"record\":{\"year\":\"abc\"}}",
+     "not_a_number: year", NULL},
+    {"old-year", "{\"request_id\":\"r-oy\",\"sent_at_ms\":1,\"record\":{\"year\":\"1900\"}}",
+     "out_of_range: year", NULL},
+    {"word-mileage",
+     "{\"request_id\":\"r-wm\",\"sent_at_ms\":1,\"record\":{\"year\":\"2015\",\"mileage\":\"x\"}}",
+     "not_a_number: mileage", NULL},
+    {"negative-mileage",
+     "{\"request_id\":\"r-nm\",\"sent_at_ms\":1,\"record\":{\"year\":\"2015\",\"mileage\":\"-5\"}}",
+     "out_of_range: mileage", NULL},
+};
+#define N_REASON_CASES (sizeof reason_cases / sizeof reason_cases[0])
+
+static void dead_letters_name_the_broken_rule(void **state)
+{
+    (void)state;
+    inst_t t;
+    topics_new(&t, "reasons");
+    const char *keys[N_REASON_CASES], *values[N_REASON_CASES];
+    size_t n_ok = 0;
+    for (size_t i = 0; i < N_REASON_CASES; i++) {
+        keys[i] = reason_cases[i].key;
+        values[i] = reason_cases[i].value;
+        n_ok += reason_cases[i].reason == NULL;
+    }
+    assert_int_equal(tk_produce(t.req_topic, keys, values, N_REASON_CASES), 0);
+    serve_start(&t, "reasons", NULL);
+
+    tk_msg_t *msgs = NULL;
+    size_t got = tk_consume(t.dlq_topic, N_REASON_CASES - n_ok, 120000, &msgs);
+    bool seen[N_REASON_CASES] = {false};
+    for (size_t m = 0; m < got; m++) {
+        json_t *o = json_loads(msgs[m].value, JSON_ALLOW_NUL, NULL);
+        if (!o || !msgs[m].key)
+            fail_msg("dead letter without JSON or key: %.200s", msgs[m].value);
+        const char *reason = json_string_value(json_object_get(o, "reason"));
+        size_t i = 0;
+        while (i < N_REASON_CASES && strcmp(reason_cases[i].key, msgs[m].key) != 0)
+            i++;
+        if (i == N_REASON_CASES)
+            fail_msg("dead letter for an unknown key %s", msgs[m].key);
+        if (!reason_cases[i].reason || !reason || strcmp(reason, reason_cases[i].reason) != 0)
+            fail_msg("%s: reason %s, want %s", msgs[m].key, reason ? reason : "(none)",
+                     reason_cases[i].reason ? reason_cases[i].reason : "an answer");
+        seen[i] = true;
+        json_decref(o);
+    }
+    tk_msgs_free(msgs, got);
+    got = tk_consume(t.pred_topic, n_ok, 60000, &msgs);
+    for (size_t m = 0; m < got; m++) {
+        json_t *o = json_loads(msgs[m].value, JSON_ALLOW_NUL, NULL);
+        const char *id = o ? json_string_value(json_object_get(o, "request_id")) : NULL;
+        size_t i = 0;
+        while (i < N_REASON_CASES &&
+               !(reason_cases[i].id && id && strcmp(reason_cases[i].id, id) == 0))
+            i++;
+        if (i == N_REASON_CASES)
+            fail_msg("answer for an unexpected request: %.200s", msgs[m].value);
+        assert_true(json_is_real(json_object_get(o, "predicted_price")));
+        seen[i] = true;
+        json_decref(o);
+    }
+    tk_msgs_free(msgs, got);
+    for (size_t i = 0; i < N_REASON_CASES; i++)
+        if (!seen[i])
+            fail_msg("%s: no %s", reason_cases[i].key,
+                     reason_cases[i].reason ? "dead letter" : "answer");
+    serve_term(&t, 25);
+}
+
 /* SIGTERM or SIGKILL mid-stream, restart on the same checkpoint: every
  * request is answered (duplicates allowed, losses not). */
 static void restart_loses_nothing(int sig, const char *tag, const char *const *extra)
@@ -1106,6 +1257,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(bad_flags_and_unknown_model, teardown),
         cmocka_unit_test_teardown(answers_every_request_and_dead_letters, teardown),
+        cmocka_unit_test_teardown(dead_letters_name_the_broken_rule, teardown),
         cmocka_unit_test_teardown(sigterm_then_restart, teardown),
         cmocka_unit_test_teardown(kill9_then_restart, teardown),
         cmocka_unit_test_teardown(two_instances_hand_over, teardown),

@@ -39,10 +39,10 @@ int tk_produce(const char *topic, const char *const *keys, const char *const *va
     for (size_t i = 0; i < n; i++) {
         rd_kafka_resp_err_t e;
         size_t klen = keys && keys[i] ? strlen(keys[i]) : 0;
-        while ((e = rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic),
-                                      RD_KAFKA_V_KEY(klen ? keys[i] : NULL, klen),
-                                      RD_KAFKA_V_VALUE((void *)values[i], strlen(values[i])),
-                                      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END)) ==
+        while ((e = rd_kafka_producev(
+                    p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(klen ? keys[i] : NULL, klen),
+                    RD_KAFKA_V_VALUE((void *)values[i], values[i] ? strlen(values[i]) : 0),
+                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END)) ==
                RD_KAFKA_RESP_ERR__QUEUE_FULL)
             rd_kafka_poll(p, 100);
         if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {

@@ -7,7 +7,8 @@
 /* The broker: $CARPRICE_KAFKA_BOOTSTRAP or 127.0.0.1:9092. */
 const char *tk_bootstrap(void);
 
-/* Produces n (key, value) messages and waits for all acknowledgements.
+/* Produces n (key, value) messages (a NULL value: a tombstone) and waits
+ * for all acknowledgements.
  * Returns 0, or -1 with a message on stderr. */
 int tk_produce(const char *topic, const char *const *keys, const char *const *values, size_t n);
 
