@@ -31,6 +31,7 @@
 #include "sparkconnect/sparkconnect.h"
 
 static const char *g_bin, *g_sql_dir;
+static const char *g_stack;    /* scripts/stack, for the fault run */
 static char g_dir[256];        /* scratch directory of this run */
 static char g_model_name[128]; /* registered model */
 static char g_model_uri[320];  /* its PipelineModel */
@@ -1084,14 +1085,28 @@ static void restart_loses_nothing(int sig, const char *tag, const char *const *e
     size_t nearly = tk_consume(t.pred_topic, 50, 120000, &early);
     tk_msgs_free(early, nearly);
     assert_true(nearly >= 50);
-    if (sig == SIGTERM) {
+    if (sig == 0) {
+        /* The Spark Connect server dies (kill -9) and comes back; serve
+         * itself runs on and must find out, re-create its session, reload
+         * the model and resume from the checkpoint. */
+        char cmd[1200];
+        snprintf(cmd, sizeof cmd,
+                 "pid=$(%s status spark | awk '$3 == \"pid\" {print $4}') && [ -n \"$pid\" ] && "
+                 "kill -9 $pid && while kill -0 $pid 2>/dev/null; do sleep 0.2; done && "
+                 "%s up spark >/dev/null",
+                 g_stack, g_stack);
+        assert_int_equal(system(cmd), 0);
+        assert_int_equal(kill(t.pid, 0), 0);
+    } else if (sig == SIGTERM) {
         serve_term(&t, 25);
     } else {
         kill(t.pid, SIGKILL);
         assert_int_equal(wait_exit(t.pid, 10), 128 + SIGKILL);
     }
-    sleep(1);
-    serve_start(&t, tag, extra); /* same checkpoint */
+    if (sig != 0) {
+        sleep(1);
+        serve_start(&t, tag, extra); /* same checkpoint */
+    }
     assert_int_equal(wait_exit(producer, 120), 0);
     idset_t want;
     read_ids(ids_path, &want);
@@ -1136,7 +1151,18 @@ static void restart_loses_nothing(int sig, const char *tag, const char *const *e
         rows = atol(rt + strlen("\ncarprice_serve_rows_total "));
     } while (rows < 50 && now_s() - tr < 15);
     assert_true(rows >= 50);
+    if (sig == 0) {
+        const char *sr = strstr(body, "\ncarprice_serve_session_resets_total ");
+        assert_non_null(sr);
+        assert_true(atol(sr + strlen("\ncarprice_serve_session_resets_total ")) >= 1);
+    }
     serve_term(&t, 25);
+}
+
+static void spark_server_killed_mid_stream(void **state)
+{
+    (void)state;
+    restart_loses_nothing(0, "sparkkill", NULL);
 }
 
 static void sigterm_then_restart(void **state)
@@ -1246,7 +1272,7 @@ static void two_instances_hand_over(void **state)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: test_serve CARPRICE_BIN SQL_DIR\n");
+        fprintf(stderr, "usage: test_serve CARPRICE_BIN SQL_DIR [SCRIPTS_STACK]\n");
         return 2;
     }
     g_bin = argv[1];
@@ -1254,6 +1280,15 @@ int main(int argc, char **argv)
     const char *filter = getenv("SERVE_TEST_FILTER"); /* e.g. "*kill*" while debugging */
     if (filter && *filter)
         cmocka_set_test_filter(filter);
+    if (argc >= 4) {
+        /* The fault run (ctest label "fault"): it restarts the stack's
+         * Spark Connect server, so it runs only where that is allowed. */
+        g_stack = argv[3];
+        const struct CMUnitTest fault[] = {
+            cmocka_unit_test_teardown(spark_server_killed_mid_stream, teardown),
+        };
+        return cmocka_run_group_tests(fault, setup, group_teardown);
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(bad_flags_and_unknown_model, teardown),
         cmocka_unit_test_teardown(answers_every_request_and_dead_letters, teardown),
