@@ -166,6 +166,11 @@ static int validate(const cp_live_metrics_opts_t *o, char *err, size_t errlen)
     return 0;
 }
 
+int cp_live_metrics_check(const cp_live_metrics_opts_t *o, char *err, size_t errlen)
+{
+    return validate(o, err, errlen);
+}
+
 /* Kafka options: the bootstrap servers and the caller's extras, plus `n_more`
  * slots the caller fills. Arrays are malloc'd; free both. */
 static int kafka_opts(const cp_live_metrics_opts_t *o, size_t n_more, const char ***keys,

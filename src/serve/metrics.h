@@ -43,6 +43,10 @@ typedef struct {
 /* Fills o with the defaults above (bootstrap and checkpoint NULL). */
 void cp_live_metrics_opts_init(cp_live_metrics_opts_t *o);
 
+/* Checks o as cp_live_metrics_start would, without a session: 0, or -1 with
+ * one line in err. */
+int cp_live_metrics_check(const cp_live_metrics_opts_t *o, char *err, size_t errlen);
+
 /* Builds the streaming DataFrame of (key, value) rows the query writes to the
  * metrics topic, without starting it (for explain and tests). *out is the
  * caller's (sc_df_destroy). Returns 0, or -1 with one line in err. */

@@ -338,6 +338,28 @@ static int resolve_model(cp_serve_t *sv, char *errbuf, size_t errlen)
 }
 #endif
 
+#if CARPRICE_SERVE_HAVE_METRICS
+/* The live-metrics query's options from serve's; qn holds its name. */
+static void metrics_opts(const cp_serve_opts_t *o, const char *ckpt, char *qn, size_t qnlen,
+                         cp_live_metrics_opts_t *mo)
+{
+    cp_live_metrics_opts_init(mo);
+    mo->bootstrap = o->bootstrap && *o->bootstrap ? o->bootstrap : "127.0.0.1:9092";
+    mo->predictions_topic = o->predictions_topic;
+    mo->prices_topic = o->prices_topic;
+    mo->metrics_topic = o->metrics_topic;
+    mo->checkpoint = ckpt;
+    mo->window = o->metrics_window;
+    mo->slide = o->metrics_slide;
+    if (o->metrics_price_bound)
+        mo->price_bound = o->metrics_price_bound;
+    if (o->metrics_watermark_delay)
+        mo->watermark_delay = o->metrics_watermark_delay;
+    snprintf(qn, qnlen, "%.52s_metrics", o->query_name ? o->query_name : "");
+    mo->query_name = qn;
+}
+#endif
+
 static bool valid_topic(const char *t)
 {
     size_t n = t ? strlen(t) : 0;
@@ -390,6 +412,17 @@ static int check_opts(const cp_serve_opts_t *o, char *errbuf, size_t errlen)
         strspn(o->query_name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") !=
             strlen(o->query_name))
         return errf(errbuf, errlen, "--query-name: letters, digits and _ only");
+#if CARPRICE_SERVE_HAVE_METRICS
+    /* The live-metrics options are refused now, not when that query starts
+     * after the model has loaded. */
+    if (o->metrics) {
+        cp_live_metrics_opts_t mo;
+        char qn[128], err[400];
+        metrics_opts(o, o->checkpoint, qn, sizeof qn, &mo);
+        if (cp_live_metrics_check(&mo, err, sizeof err) != 0)
+            return errf(errbuf, errlen, "%s", err);
+    }
+#endif
     return 0;
 }
 
@@ -642,21 +675,8 @@ static int start_metrics(cp_serve_t *sv)
 {
 #if CARPRICE_SERVE_HAVE_METRICS
     cp_live_metrics_opts_t mo;
-    cp_live_metrics_opts_init(&mo);
-    mo.bootstrap = sv->o.bootstrap;
-    mo.predictions_topic = sv->o.predictions_topic;
-    mo.prices_topic = sv->o.prices_topic;
-    mo.metrics_topic = sv->o.metrics_topic;
-    mo.checkpoint = sv->metrics_ckpt;
-    mo.window = sv->o.metrics_window;
-    mo.slide = sv->o.metrics_slide;
-    if (sv->o.metrics_price_bound)
-        mo.price_bound = sv->o.metrics_price_bound;
-    if (sv->o.metrics_watermark_delay)
-        mo.watermark_delay = sv->o.metrics_watermark_delay;
     char qn[128];
-    snprintf(qn, sizeof qn, "%.52s_metrics", sv->o.query_name);
-    mo.query_name = qn;
+    metrics_opts(&sv->o, sv->metrics_ckpt, qn, sizeof qn, &mo);
     char err[400];
     if (cp_live_metrics_start(sv->s, &mo, &sv->mq, err, sizeof err) != 0) {
         snprintf(sv->lasterr, sizeof sv->lasterr, "starting the live-metrics query: %s", err);

@@ -746,6 +746,14 @@ static void bad_flags_and_unknown_model(void **state)
     assert_int_equal(run_wait(log, a8, 30), 2);
     const char *a8b[] = {"serve", "--kafka-linger-ms", "-1", NULL};
     assert_int_equal(run_wait(log, a8b, 30), 2);
+    /* Live-metrics durations are refused before anything starts. */
+    const char *a8c[] = {"serve", "--metrics-price-bound", "soon", "--sql-dir", g_sql_dir, NULL};
+    unlink(log);
+    assert_int_equal(run_wait(log, a8c, 30), 1);
+    out = slurp(log);
+    if (!strstr(out, "bad price bound 'soon'") || strstr(out, "serve.model"))
+        fail_msg("--metrics-price-bound soon: unclear or late error: %s", out);
+    free(out);
     /* Async progress belongs to micro-batches; real-time mode has its own. */
     const char *a9[] = {"serve", "--async-progress", "--sql-dir", g_sql_dir, NULL};
     unlink(log);
