@@ -66,7 +66,7 @@ void cp_live_metrics_opts_init(cp_live_metrics_opts_t *o)
 
 /* Parses "<N> <unit>" into milliseconds; returns -1 when it is not one.
  * Only this strict form reaches the SQL text, so options cannot inject SQL. */
-static int64_t duration_ms(const char *s)
+int64_t cp_live_metrics_duration_ms(const char *s)
 {
     static const struct {
         const char *unit;
@@ -134,13 +134,13 @@ static int validate(const cp_live_metrics_opts_t *o, char *err, size_t errlen)
                              {"watermark delay", o->watermark_delay},
                              {"trigger interval", o->trigger_interval}};
     for (size_t i = 0; i < 5; i++)
-        if (duration_ms(durs[i][1]) < 0)
+        if (cp_live_metrics_duration_ms(durs[i][1]) < 0)
             return set_err(err, errlen,
                            "live metrics: bad %s '%s' (want '<N> <unit>', unit milliseconds, "
                            "seconds, minutes, hours or days)",
                            durs[i][0], durs[i][1] ? durs[i][1] : "(null)"),
                    -1;
-    if (duration_ms(o->slide) > duration_ms(o->window))
+    if (cp_live_metrics_duration_ms(o->slide) > cp_live_metrics_duration_ms(o->window))
         return set_err(err, errlen, "live metrics: slide '%s' is longer than window '%s'", o->slide,
                        o->window),
                -1;
@@ -164,11 +164,6 @@ static int validate(const cp_live_metrics_opts_t *o, char *err, size_t errlen)
             return set_err(err, errlen, "live metrics: set bootstrap servers with bootstrap"), -1;
     }
     return 0;
-}
-
-int cp_live_metrics_check(const cp_live_metrics_opts_t *o, char *err, size_t errlen)
-{
-    return validate(o, err, errlen);
 }
 
 /* Kafka options: the bootstrap servers and the caller's extras, plus `n_more`

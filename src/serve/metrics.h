@@ -10,6 +10,7 @@
 #define CARPRICE_SERVE_METRICS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "sparkconnect/dataframe.h"
 #include "sparkconnect/session.h"
@@ -43,9 +44,10 @@ typedef struct {
 /* Fills o with the defaults above (bootstrap and checkpoint NULL). */
 void cp_live_metrics_opts_init(cp_live_metrics_opts_t *o);
 
-/* Checks o as cp_live_metrics_start would, without a session: 0, or -1 with
- * one line in err. */
-int cp_live_metrics_check(const cp_live_metrics_opts_t *o, char *err, size_t errlen);
+/* A duration as the options take it, "<N> <unit>" (unit millisecond(s),
+ * second(s), minute(s), hour(s) or day(s)), in milliseconds; -1 if s is not
+ * one. */
+int64_t cp_live_metrics_duration_ms(const char *s);
 
 /* Builds the streaming DataFrame of (key, value) rows the query writes to the
  * metrics topic, without starting it (for explain and tests). *out is the

@@ -38,31 +38,39 @@ char *serve_sql_quote(const char *s)
     return q;
 }
 
+/* Whether the text starts like a JSON object. */
+#define OBJECT_START_SQL "regexp_like(req_text, '^[ \\t\\r\\n]*[{]')"
+
 /* The validation rules of docs/messages.md, first failure wins. Columns in
  * scope: req_value (binary), req_bytes, req_ok (not oversized and valid
- * UTF-8), req_text (the value as a string), j (the request read with its
- * schema), json_clean (j proves the shape right: an object whose request_id is
- * a string, sent_at_ms an integer and record an object), req_id, rec
- * (j.record), and for the rows that are not json_clean only, req_v (the text
- * parsed as a variant, NULL if it is not JSON) and its members v_id, v_sent,
- * v_rec: their JSON types name what is wrong. */
+ * UTF-8), req_text (the value as a string), json_clean (from_json proved the
+ * shape: an object whose request_id is a string, sent_at_ms an integer and
+ * record an object), req_id, rec (the record read by from_json), and, for the
+ * rows that are not json_clean only, req_v (the text parsed as a variant,
+ * NULL if it is not JSON) and its members v_id, v_sent and v_rec, whose JSON
+ * types name what is wrong. A json_clean row passes every shape rule, so they
+ * are asked of the other rows only. */
 static const char reason_sql[] =
     "CASE"
     " WHEN req_value IS NULL THEN 'not_json: no value'"
     " WHEN req_bytes > " MAX_REQUEST_BYTES " THEN 'oversized'"
     " WHEN NOT req_ok THEN 'not_json: invalid UTF-8'"
-    " ELSE coalesce(IF(json_clean, IF(req_id = '', 'empty: request_id', NULL), CASE"
-    " WHEN req_v IS NULL THEN 'not_json'"
-    " WHEN NOT regexp_like(req_text, '^[ \\t\\r\\n]*[{]') THEN 'not_json: not an object'"
-    " WHEN v_id IS NULL OR is_variant_null(v_id) THEN 'missing_field: request_id'"
-    " WHEN schema_of_variant(v_id) <> 'STRING' THEN 'wrong_type: request_id'"
-    " WHEN variant_get(v_id, '$', 'string') = '' THEN 'empty: request_id'"
-    " WHEN v_sent IS NULL OR is_variant_null(v_sent) THEN 'missing_field: sent_at_ms'"
-    " WHEN schema_of_variant(v_sent) NOT IN ('TINYINT', 'SMALLINT', 'INT', 'BIGINT')"
-    " THEN 'wrong_type: sent_at_ms'"
-    " WHEN v_rec IS NULL OR is_variant_null(v_rec) THEN 'missing_field: record'"
-    " WHEN rec IS NULL THEN 'wrong_type: record'"
-    " END), CASE"
+    " WHEN NOT json_clean AND req_v IS NULL THEN 'not_json'"
+    " WHEN NOT json_clean AND NOT " OBJECT_START_SQL " THEN 'not_json: not an object'"
+    " WHEN NOT json_clean AND (v_id IS NULL OR is_variant_null(v_id))"
+    " THEN 'missing_field: request_id'"
+    " WHEN NOT json_clean AND schema_of_variant(v_id) <> 'STRING' THEN 'wrong_type: request_id'"
+    " WHEN IF(json_clean, req_id, variant_get(v_id, '$', 'string')) = ''"
+    " THEN 'empty: request_id'"
+    " WHEN NOT json_clean AND (v_sent IS NULL OR is_variant_null(v_sent))"
+    " THEN 'missing_field: sent_at_ms'"
+    " WHEN NOT json_clean AND schema_of_variant(v_sent) NOT IN ('TINYINT', 'SMALLINT', 'INT',"
+    " 'BIGINT') THEN 'wrong_type: sent_at_ms'"
+    " WHEN NOT json_clean AND (v_rec IS NULL OR is_variant_null(v_rec))"
+    " THEN 'missing_field: record'"
+    /* rec can be an earlier "record" member than the one the variant kept. */
+    " WHEN rec IS NULL OR (NOT json_clean AND NOT startswith(schema_of_variant(v_rec), 'OBJECT'))"
+    " THEN 'wrong_type: record'"
     " WHEN rec.year IS NULL THEN 'missing_field: record.year'"
     " WHEN try_cast(rec.year AS INT) IS NULL THEN 'not_a_number: year'"
     " WHEN try_cast(rec.year AS INT) < 1950 OR try_cast(rec.year AS INT) >"
@@ -72,7 +80,6 @@ static const char reason_sql[] =
     " THEN 'not_a_number: mileage'"
     " WHEN try_cast(rec.mileage AS DOUBLE) < 0 OR try_cast(rec.mileage AS DOUBLE) > 1000000"
     " THEN 'out_of_range: mileage'"
-    " END)"
     " END";
 
 /* One projection step; frees *df and replaces it. */
@@ -165,28 +172,29 @@ int serve_plan_build(serve_plan_t *p, const serve_plan_in_t *in, sc_df_t **out)
      * that the variant parser lacks are off, and the session lets the
      * variant parser take duplicate names as from_json does (the last one
      * wins), so that both agree on what is JSON. */
-    json_sql = cp_strf("IF(req_ok, from_json(req_text, 'struct<request_id: variant, "
-                       "sent_at_ms: bigint, record: %s, _corrupt: string>', "
-                       "map('columnNameOfCorruptRecord', '_corrupt', 'allowSingleQuotes', "
-                       "'false', 'allowNonNumericNumbers', 'false')), NULL) AS j",
-                       in->record_type);
+    json_sql =
+        cp_strf("IF(req_ok, from_json(req_text, 'struct<request_id: variant, "
+                "sent_at_ms: bigint, record: %s, _carprice_unparsed: string>', "
+                "map('columnNameOfCorruptRecord', '_carprice_unparsed', 'allowSingleQuotes', "
+                "'false', 'allowNonNumericNumbers', 'false')), NULL) AS j",
+                in->record_type);
     if (!json_sql)
         goto oom;
     const char *s3[] = {"req_key", "req_value", "req_bytes", "req_text", "req_ok", json_sql};
     if (step(p, &df, s3, 6, "parsing the requests") != 0)
         goto done;
-    const char *s4[] = {
-        "req_key",
-        "req_value",
-        "req_bytes",
-        "req_text",
-        "req_ok",
-        "j.record AS rec",
-        "variant_get(j.request_id, '$', 'string') AS req_id",
-        "j.sent_at_ms AS req_sent_ms",
-        "coalesce(j._corrupt IS NULL AND j.sent_at_ms IS NOT NULL AND j.record IS NOT NULL"
-        " AND schema_of_variant(j.request_id) = 'STRING'"
-        " AND regexp_like(req_text, '^[ \\t\\r\\n]*[{]'), false) AS json_clean"};
+    const char *s4[] = {"req_key",
+                        "req_value",
+                        "req_bytes",
+                        "req_text",
+                        "req_ok",
+                        "j.record AS rec",
+                        "variant_get(j.request_id, '$', 'string') AS req_id",
+                        "j.sent_at_ms AS req_sent_ms",
+                        "coalesce(j._carprice_unparsed IS NULL AND j.sent_at_ms IS NOT NULL AND "
+                        "j.record IS NOT NULL"
+                        " AND schema_of_variant(j.request_id) = 'STRING'"
+                        " AND " OBJECT_START_SQL ", false) AS json_clean"};
     if (step(p, &df, s4, 9, "reading the requests' shape") != 0)
         goto done;
     /* Its own projection, so that the parse runs once per row and only when

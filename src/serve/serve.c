@@ -338,28 +338,6 @@ static int resolve_model(cp_serve_t *sv, char *errbuf, size_t errlen)
 }
 #endif
 
-#if CARPRICE_SERVE_HAVE_METRICS
-/* The live-metrics query's options from serve's; qn holds its name. */
-static void metrics_opts(const cp_serve_opts_t *o, const char *ckpt, char *qn, size_t qnlen,
-                         cp_live_metrics_opts_t *mo)
-{
-    cp_live_metrics_opts_init(mo);
-    mo->bootstrap = o->bootstrap && *o->bootstrap ? o->bootstrap : "127.0.0.1:9092";
-    mo->predictions_topic = o->predictions_topic;
-    mo->prices_topic = o->prices_topic;
-    mo->metrics_topic = o->metrics_topic;
-    mo->checkpoint = ckpt;
-    mo->window = o->metrics_window;
-    mo->slide = o->metrics_slide;
-    if (o->metrics_price_bound)
-        mo->price_bound = o->metrics_price_bound;
-    if (o->metrics_watermark_delay)
-        mo->watermark_delay = o->metrics_watermark_delay;
-    snprintf(qn, qnlen, "%.52s_metrics", o->query_name ? o->query_name : "");
-    mo->query_name = qn;
-}
-#endif
-
 static bool valid_topic(const char *t)
 {
     size_t n = t ? strlen(t) : 0;
@@ -413,14 +391,24 @@ static int check_opts(const cp_serve_opts_t *o, char *errbuf, size_t errlen)
             strlen(o->query_name))
         return errf(errbuf, errlen, "--query-name: letters, digits and _ only");
 #if CARPRICE_SERVE_HAVE_METRICS
-    /* The live-metrics options are refused now, not when that query starts
+    /* The live-metrics durations are refused now, not when that query starts
      * after the model has loaded. */
     if (o->metrics) {
-        cp_live_metrics_opts_t mo;
-        char qn[128], err[400];
-        metrics_opts(o, o->checkpoint, qn, sizeof qn, &mo);
-        if (cp_live_metrics_check(&mo, err, sizeof err) != 0)
-            return errf(errbuf, errlen, "%s", err);
+        const char *durs[][2] = {{"--metrics-window", o->metrics_window},
+                                 {"--metrics-slide", o->metrics_slide},
+                                 {"--metrics-price-bound", o->metrics_price_bound},
+                                 {"--metrics-watermark-delay", o->metrics_watermark_delay}};
+        for (size_t i = 0; i < sizeof durs / sizeof durs[0]; i++)
+            if (durs[i][1] && cp_live_metrics_duration_ms(durs[i][1]) < 0)
+                return errf(errbuf, errlen,
+                            "%s '%s': expected '<N> <unit>', unit milliseconds, seconds, "
+                            "minutes, hours or days",
+                            durs[i][0], durs[i][1]);
+        if (o->metrics_window && o->metrics_slide &&
+            cp_live_metrics_duration_ms(o->metrics_slide) >
+                cp_live_metrics_duration_ms(o->metrics_window))
+            return errf(errbuf, errlen, "--metrics-slide '%s' is longer than --metrics-window '%s'",
+                        o->metrics_slide, o->metrics_window);
     }
 #endif
     return 0;
@@ -586,14 +574,18 @@ static int start_predictions(cp_serve_t *sv)
                           .model_name = sv->model_name,
                           .model_version = sv->model_version};
     /* The plan's two JSON readers must agree on what is JSON: from_json
-     * takes an object with a repeated name (the last one wins), and so must
-     * the variant parser that names the reason of a rejected request. Read
-     * when the plan is analysed. */
-    if (sc_session_conf_set(sv->s, "spark.sql.variant.allowDuplicateKeys", "true", sv->err) !=
-        SC_OK) {
-        snprintf(sv->lasterr, sizeof sv->lasterr, "setting the JSON rules: %s", spark_msg(sv));
-        return -1;
-    }
+     * takes an object with a repeated name (the last one wins) and a string
+     * with an unpaired surrogate escape ("\ud800"), and so must the variant
+     * parser that names the reason of a rejected request. Read when the plan
+     * is analysed. */
+    const char *json_rules[][2] = {{"spark.sql.variant.allowDuplicateKeys", "true"},
+                                   {"spark.sql.variant.validateUnicodeInJsonParsing", "false"}};
+    for (size_t i = 0; i < sizeof json_rules / sizeof json_rules[0]; i++)
+        if (sc_session_conf_set(sv->s, json_rules[i][0], json_rules[i][1], sv->err) != SC_OK) {
+            snprintf(sv->lasterr, sizeof sv->lasterr, "setting %s: %s", json_rules[i][0],
+                     spark_msg(sv));
+            return -1;
+        }
     sc_df_t *df = NULL;
     if (serve_plan_build(&p, &in, &df) != 0) {
         snprintf(sv->lasterr, sizeof sv->lasterr, "%s", p.errbuf);
@@ -675,8 +667,21 @@ static int start_metrics(cp_serve_t *sv)
 {
 #if CARPRICE_SERVE_HAVE_METRICS
     cp_live_metrics_opts_t mo;
+    cp_live_metrics_opts_init(&mo);
+    mo.bootstrap = sv->o.bootstrap;
+    mo.predictions_topic = sv->o.predictions_topic;
+    mo.prices_topic = sv->o.prices_topic;
+    mo.metrics_topic = sv->o.metrics_topic;
+    mo.checkpoint = sv->metrics_ckpt;
+    mo.window = sv->o.metrics_window;
+    mo.slide = sv->o.metrics_slide;
+    if (sv->o.metrics_price_bound)
+        mo.price_bound = sv->o.metrics_price_bound;
+    if (sv->o.metrics_watermark_delay)
+        mo.watermark_delay = sv->o.metrics_watermark_delay;
     char qn[128];
-    metrics_opts(&sv->o, sv->metrics_ckpt, qn, sizeof qn, &mo);
+    snprintf(qn, sizeof qn, "%.52s_metrics", sv->o.query_name);
+    mo.query_name = qn;
     char err[400];
     if (cp_live_metrics_start(sv->s, &mo, &sv->mq, err, sizeof err) != 0) {
         snprintf(sv->lasterr, sizeof sv->lasterr, "starting the live-metrics query: %s", err);
