@@ -66,7 +66,7 @@ void cp_live_metrics_opts_init(cp_live_metrics_opts_t *o)
 
 /* Parses "<N> <unit>" into milliseconds; returns -1 when it is not one.
  * Only this strict form reaches the SQL text, so options cannot inject SQL. */
-int64_t cp_live_metrics_duration_ms(const char *s)
+static int64_t duration_ms(const char *s)
 {
     static const struct {
         const char *unit;
@@ -114,6 +114,28 @@ static int valid_name(const char *q)
     return 1;
 }
 
+int cp_live_metrics_check_durations(const cp_live_metrics_opts_t *o, const char *const names[5],
+                                    char *err, size_t errlen)
+{
+    static const char *const own[5] = {"window", "slide", "price bound", "watermark delay",
+                                       "trigger interval"};
+    const char *const *nm = names ? names : own;
+    const char *durs[5] = {o->window, o->slide, o->price_bound, o->watermark_delay,
+                           o->trigger_interval};
+    for (size_t i = 0; i < 5; i++)
+        if (duration_ms(durs[i]) < 0)
+            return set_err(err, errlen,
+                           "live metrics: bad %s '%s' (want '<N> <unit>', unit milliseconds, "
+                           "seconds, minutes, hours or days)",
+                           nm[i], durs[i] ? durs[i] : "(null)"),
+                   -1;
+    if (duration_ms(o->slide) > duration_ms(o->window))
+        return set_err(err, errlen, "live metrics: %s '%s' is longer than %s '%s'", nm[1], o->slide,
+                       nm[0], o->window),
+               -1;
+    return 0;
+}
+
 static int validate(const cp_live_metrics_opts_t *o, char *err, size_t errlen)
 {
     if (!o->bootstrap || !*o->bootstrap)
@@ -128,22 +150,8 @@ static int validate(const cp_live_metrics_opts_t *o, char *err, size_t errlen)
             return set_err(err, errlen, "live metrics: bad %s '%s' (1-249 of [A-Za-z0-9._-])",
                            topics[i][0], topics[i][1] ? topics[i][1] : "(null)"),
                    -1;
-    const char *durs[][2] = {{"window", o->window},
-                             {"slide", o->slide},
-                             {"price bound", o->price_bound},
-                             {"watermark delay", o->watermark_delay},
-                             {"trigger interval", o->trigger_interval}};
-    for (size_t i = 0; i < 5; i++)
-        if (cp_live_metrics_duration_ms(durs[i][1]) < 0)
-            return set_err(err, errlen,
-                           "live metrics: bad %s '%s' (want '<N> <unit>', unit milliseconds, "
-                           "seconds, minutes, hours or days)",
-                           durs[i][0], durs[i][1] ? durs[i][1] : "(null)"),
-                   -1;
-    if (cp_live_metrics_duration_ms(o->slide) > cp_live_metrics_duration_ms(o->window))
-        return set_err(err, errlen, "live metrics: slide '%s' is longer than window '%s'", o->slide,
-                       o->window),
-               -1;
+    if (cp_live_metrics_check_durations(o, NULL, err, errlen) != 0)
+        return -1;
     if (!valid_name(o->query_name))
         return set_err(err, errlen, "live metrics: bad query name '%s' (1-64 of [A-Za-z0-9_])",
                        o->query_name ? o->query_name : "(null)"),

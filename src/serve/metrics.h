@@ -10,7 +10,6 @@
 #define CARPRICE_SERVE_METRICS_H
 
 #include <stddef.h>
-#include <stdint.h>
 
 #include "sparkconnect/dataframe.h"
 #include "sparkconnect/session.h"
@@ -44,10 +43,13 @@ typedef struct {
 /* Fills o with the defaults above (bootstrap and checkpoint NULL). */
 void cp_live_metrics_opts_init(cp_live_metrics_opts_t *o);
 
-/* A duration as the options take it, "<N> <unit>" (unit millisecond(s),
- * second(s), minute(s), hour(s) or day(s)), in milliseconds; -1 if s is not
- * one. */
-int64_t cp_live_metrics_duration_ms(const char *s);
+/* Checks o's durations (window, slide, price bound, watermark delay, trigger
+ * interval: each "<N> <unit>", the slide no longer than the window), as
+ * cp_live_metrics_start does. The error calls them names[0..4] (e.g. the
+ * command-line flags that set them), or by their own names when names is
+ * NULL. Returns 0, or -1 with one line in err. */
+int cp_live_metrics_check_durations(const cp_live_metrics_opts_t *o, const char *const names[5],
+                                    char *err, size_t errlen);
 
 /* Builds the streaming DataFrame of (key, value) rows the query writes to the
  * metrics topic, without starting it (for explain and tests). *out is the

@@ -169,9 +169,9 @@ int serve_plan_build(serve_plan_t *p, const serve_plan_in_t *in, sc_df_t **out)
      * rest are parsed again, as a variant that keeps each member's JSON type
      * to name what is wrong: building that variant for every request was
      * over a third of the query's CPU (profiled). from_json's leniencies
-     * that the variant parser lacks are off, and the session lets the
-     * variant parser take duplicate names as from_json does (the last one
-     * wins), so that both agree on what is JSON. */
+     * that the variant parser lacks are off here, and serve's session confs
+     * (start_predictions) give the variant parser from_json's rules for
+     * repeated names and half surrogates, so that both agree on what is JSON. */
     json_sql =
         cp_strf("IF(req_ok, from_json(req_text, 'struct<request_id: variant, "
                 "sent_at_ms: bigint, record: %s, _carprice_unparsed: string>', "

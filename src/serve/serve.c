@@ -394,21 +394,20 @@ static int check_opts(const cp_serve_opts_t *o, char *errbuf, size_t errlen)
     /* The live-metrics durations are refused now, not when that query starts
      * after the model has loaded. */
     if (o->metrics) {
-        const char *durs[][2] = {{"--metrics-window", o->metrics_window},
-                                 {"--metrics-slide", o->metrics_slide},
-                                 {"--metrics-price-bound", o->metrics_price_bound},
-                                 {"--metrics-watermark-delay", o->metrics_watermark_delay}};
-        for (size_t i = 0; i < sizeof durs / sizeof durs[0]; i++)
-            if (durs[i][1] && cp_live_metrics_duration_ms(durs[i][1]) < 0)
-                return errf(errbuf, errlen,
-                            "%s '%s': expected '<N> <unit>', unit milliseconds, seconds, "
-                            "minutes, hours or days",
-                            durs[i][0], durs[i][1]);
-        if (o->metrics_window && o->metrics_slide &&
-            cp_live_metrics_duration_ms(o->metrics_slide) >
-                cp_live_metrics_duration_ms(o->metrics_window))
-            return errf(errbuf, errlen, "--metrics-slide '%s' is longer than --metrics-window '%s'",
-                        o->metrics_slide, o->metrics_window);
+        cp_live_metrics_opts_t mo;
+        cp_live_metrics_opts_init(&mo);
+        mo.window = o->metrics_window;
+        mo.slide = o->metrics_slide;
+        if (o->metrics_price_bound)
+            mo.price_bound = o->metrics_price_bound;
+        if (o->metrics_watermark_delay)
+            mo.watermark_delay = o->metrics_watermark_delay;
+        static const char *const flags[5] = {"--metrics-window", "--metrics-slide",
+                                             "--metrics-price-bound", "--metrics-watermark-delay",
+                                             "trigger interval"};
+        char err[400];
+        if (cp_live_metrics_check_durations(&mo, flags, err, sizeof err) != 0)
+            return errf(errbuf, errlen, "%s", err);
     }
 #endif
     return 0;

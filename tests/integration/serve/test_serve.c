@@ -707,6 +707,20 @@ static void serve_term(inst_t *t, double bound_s)
 
 /* ---- tests ---- */
 
+/* serve with args must exit with code, its output (log) saying needle and,
+ * when absent is not NULL, not absent (a sign that it got too far). */
+static void expect_refusal(const char *log, const char *const *args, int timeout_s, int code,
+                           const char *needle, const char *absent)
+{
+    unlink(log);
+    assert_int_equal(run_wait(log, args, timeout_s), code);
+    char *out = slurp(log);
+    if (!strstr(out, needle) || (absent && strstr(out, absent)))
+        fail_msg("%s %s: unclear or late error (want '%s'): %s", args[1], args[2] ? args[2] : "",
+                 needle, out);
+    free(out);
+}
+
 static void bad_flags_and_unknown_model(void **state)
 {
     (void)state;
@@ -719,12 +733,7 @@ static void bad_flags_and_unknown_model(void **state)
     const char *a3[] = {"serve",     "--model", "carprice-no-such-model-xyz@champion",
                         "--sql-dir", g_sql_dir, "--no-metrics",
                         NULL};
-    unlink(log);
-    assert_int_equal(run_wait(log, a3, 60), 1);
-    char *out = slurp(log);
-    if (!strstr(out, "not in the MLflow registry"))
-        fail_msg("unknown model: unclear error: %s", out);
-    free(out);
+    expect_refusal(log, a3, 60, 1, "not in the MLflow registry", NULL);
     snprintf(model, sizeof model, "%s/99", g_model_name);
     const char *a4[] = {"serve", "--model", model, "--sql-dir", g_sql_dir, "--no-metrics", NULL};
     unlink(log);
@@ -732,12 +741,7 @@ static void bad_flags_and_unknown_model(void **state)
     const char *a5[] = {"serve",     "--model-path", "file:///nonexistent/carprice-model",
                         "--sql-dir", g_sql_dir,      "--no-metrics",
                         NULL};
-    unlink(log);
-    assert_int_equal(run_wait(log, a5, 120), 1);
-    out = slurp(log);
-    if (!strstr(out, "loading the model"))
-        fail_msg("bad model path: unclear error: %s", out);
-    free(out);
+    expect_refusal(log, a5, 120, 1, "loading the model", NULL);
     const char *a6[] = {"serve", "--requests-topic", "no spaces allowed", NULL};
     assert_int_equal(run_wait(log, a6, 30), 1);
     const char *a7[] = {"serve", "--trigger", "continuous", NULL};
@@ -748,27 +752,13 @@ static void bad_flags_and_unknown_model(void **state)
     assert_int_equal(run_wait(log, a8b, 30), 2);
     /* Live-metrics durations are refused before anything starts. */
     const char *a8c[] = {"serve", "--metrics-price-bound", "soon", "--sql-dir", g_sql_dir, NULL};
-    unlink(log);
-    assert_int_equal(run_wait(log, a8c, 30), 1);
-    out = slurp(log);
-    if (!strstr(out, "--metrics-price-bound 'soon'") || strstr(out, "serve.model"))
-        fail_msg("--metrics-price-bound soon: unclear or late error: %s", out);
-    free(out);
+    expect_refusal(log, a8c, 30, 1, "--metrics-price-bound 'soon'", "serve.model");
     const char *a8d[] = {"serve", "--metrics-slide", "10 minutes", "--sql-dir", g_sql_dir, NULL};
-    unlink(log);
-    assert_int_equal(run_wait(log, a8d, 30), 1);
-    out = slurp(log);
-    if (!strstr(out, "--metrics-slide '10 minutes' is longer than --metrics-window"))
-        fail_msg("--metrics-slide 10 minutes: unclear error: %s", out);
-    free(out);
+    expect_refusal(log, a8d, 30, 1, "--metrics-slide '10 minutes' is longer than --metrics-window",
+                   "serve.model");
     /* Async progress belongs to micro-batches; real-time mode has its own. */
     const char *a9[] = {"serve", "--async-progress", "--sql-dir", g_sql_dir, NULL};
-    unlink(log);
-    assert_int_equal(run_wait(log, a9, 30), 1);
-    out = slurp(log);
-    if (!strstr(out, "--trigger processing-time"))
-        fail_msg("--async-progress with real-time: unclear error: %s", out);
-    free(out);
+    expect_refusal(log, a9, 30, 1, "--trigger processing-time", NULL);
 }
 
 static void answers_every_request_and_dead_letters(void **state)
