@@ -199,31 +199,17 @@ int serve_plan_build(serve_plan_t *p, const serve_plan_in_t *in, sc_df_t **out)
         goto done;
     /* Its own projection, so that the parse runs once per row and only when
      * the IF needs it. */
-    const char *s5[] = {
-        "req_key",    "req_value",
-        "req_bytes",  "req_text",
-        "req_ok",     "rec",
-        "req_id",     "req_sent_ms",
-        "json_clean", "IF(req_ok AND NOT json_clean, try_parse_json(req_text), NULL) AS req_v"};
-    if (step(p, &df, s5, 10, "parsing the rejected requests") != 0)
+    const char *s5[] = {"*",
+                        "IF(req_ok AND NOT json_clean, try_parse_json(req_text), NULL) AS req_v"};
+    if (step(p, &df, s5, 2, "parsing the rejected requests") != 0)
+        goto done;
+    const char *s6[] = {"*", "variant_get(req_v, '$.request_id') AS v_id",
+                        "variant_get(req_v, '$.sent_at_ms') AS v_sent",
+                        "variant_get(req_v, '$.record') AS v_rec"};
+    if (step(p, &df, s6, 4, "extracting the members") != 0)
         goto done;
     char reason_alias[sizeof reason_sql + 32];
     snprintf(reason_alias, sizeof reason_alias, "%s AS req_reason", reason_sql);
-    const char *s6[] = {"req_key",
-                        "req_value",
-                        "req_bytes",
-                        "req_text",
-                        "req_ok",
-                        "rec",
-                        "req_id",
-                        "req_sent_ms",
-                        "json_clean",
-                        "req_v",
-                        "variant_get(req_v, '$.request_id') AS v_id",
-                        "variant_get(req_v, '$.sent_at_ms') AS v_sent",
-                        "variant_get(req_v, '$.record') AS v_rec"};
-    if (step(p, &df, s6, 13, "extracting the members") != 0)
-        goto done;
     const char *s7[] = {"req_key", "req_value",   "req_bytes", "rec",
                         "req_id",  "req_sent_ms", reason_alias};
     if (step(p, &df, s7, 7, "validating the requests") != 0)
